@@ -1,0 +1,30 @@
+"""Alembic environment: online migrations only, against the configured URL."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import context
+
+from activities.storage.models import SCHEMA, Base
+
+config = context.config
+
+
+def run_migrations_online() -> None:
+    engine = sa.create_engine(config.get_main_option("sqlalchemy.url"), poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+        # Serialise concurrent migrators (two services starting at once).
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(727274)"))
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            version_table_schema=SCHEMA,
+            include_schemas=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+    engine.dispose()
+
+
+run_migrations_online()

@@ -1,0 +1,223 @@
+"""Repository functions over a SQLAlchemy session: every write is idempotent.
+
+Workflows retry activities; each function here can run twice with the same
+arguments and leave the store as one run would.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from activities.storage.models import (
+    ACTIVE_ENCOUNTER_STATES,
+    Bed,
+    CareTeam,
+    CareTeamMember,
+    Consent,
+    Encounter,
+    Patient,
+    PatientIdentifier,
+    User,
+    Ward,
+)
+
+
+class StorageConflict(Exception):
+    """A business rule refused the write (e.g. a second active stay); retrying will not help."""
+
+
+class NotFound(Exception):
+    pass
+
+
+def find_patient_by_identifier(session: Session, system: str, value: str) -> str | None:
+    return session.scalar(
+        sa.select(PatientIdentifier.patient_id).where(
+            PatientIdentifier.system == system, PatientIdentifier.value == value
+        )
+    )
+
+
+def register_patient(
+    session: Session, patient_id: str, system: str, value: str, given: str, family: str, birth_date: date, gender: str
+) -> tuple[str, bool]:
+    """Find the patient by identifier, else create them with ``patient_id``; returns (id, created)."""
+    existing = find_patient_by_identifier(session, system, value)
+    if existing:
+        return existing, False
+    inserted = session.execute(
+        insert(Patient)
+        .values(id=patient_id, given=given, family=family, birth_date=birth_date, gender=gender)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(Patient.id)
+    ).scalar()
+    session.execute(
+        insert(PatientIdentifier)
+        .values(patient_id=patient_id, system=system, value=value)
+        .on_conflict_do_nothing(constraint="uq_patient_identifiers_system_value")
+    )
+    owner = find_patient_by_identifier(session, system, value)
+    return owner or patient_id, inserted is not None and owner == patient_id
+
+
+def record_consent(session: Session, consent_id: str, patient_id: str, purpose: str, granted: bool, by: str) -> None:
+    session.execute(
+        insert(Consent)
+        .values(id=consent_id, patient_id=patient_id, purpose=purpose,
+                status="active" if granted else "rejected", recorded_by=by)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+
+
+def create_encounter(session: Session, encounter_id: str, patient_id: str, journey_id: str, ward: str, reason: str) -> None:
+    """Create the planned stay; a patient with another active stay is refused."""
+    if session.get(Ward, ward) is None:
+        raise StorageConflict(f"unknown ward {ward!r}")
+    if session.get(Encounter, encounter_id) is not None:
+        return
+    other = session.scalar(
+        sa.select(Encounter.id).where(
+            Encounter.patient_id == patient_id, Encounter.status.in_(ACTIVE_ENCOUNTER_STATES)
+        )
+    )
+    if other:
+        raise StorageConflict("the patient already has an active encounter")
+    session.add(Encounter(id=encounter_id, patient_id=patient_id, journey_id=journey_id, status="planned",
+                          encounter_class="IMP", ward_id=ward, reason=reason))
+    session.flush()
+
+
+def assign_care_team(session: Session, encounter_id: str, ward: str, attending: str | None) -> tuple[str, str]:
+    """Set the attending and their care team: the requested attending, else the ward's first team."""
+    enc = _encounter(session, encounter_id)
+    if enc.attending_id and enc.care_team_id:
+        return enc.attending_id, enc.care_team_id
+    if attending:
+        user = session.get(User, attending)
+        if user is None or user.role != "attending_physician" or not user.active:
+            raise StorageConflict(f"{attending!r} is not an active attending physician")
+        team = session.scalar(
+            sa.select(CareTeamMember.care_team_id).where(CareTeamMember.user_id == attending)
+            .order_by(CareTeamMember.care_team_id)
+        )
+    else:
+        row = session.execute(
+            sa.select(CareTeam.id, User.id)
+            .join(CareTeamMember, CareTeamMember.care_team_id == CareTeam.id)
+            .join(User, User.id == CareTeamMember.user_id)
+            .where(CareTeam.wards.any(ward), User.role == "attending_physician", User.active)
+            .order_by(CareTeam.id, User.id)
+        ).first()
+        if row is None:
+            raise StorageConflict(f"ward {ward!r} has no care team with an attending physician")
+        team, attending = row
+    if team is None:
+        raise StorageConflict(f"{attending!r} is on no care team")
+    enc.attending_id, enc.care_team_id = attending, team
+    return attending, team
+
+
+def assign_bed(session: Session, encounter_id: str, ward: str, bed_id: str | None = None) -> str | None:
+    """Give the encounter a free bed of the ward (a given one if named); None when all are taken."""
+    held = session.scalar(sa.select(Bed.id).where(Bed.encounter_id == encounter_id))
+    if held:
+        return held
+    query = sa.select(Bed).where(Bed.ward_id == ward, Bed.encounter_id.is_(None))
+    if bed_id:
+        query = query.where(Bed.id == bed_id)
+    bed = session.scalar(query.order_by(Bed.label).limit(1).with_for_update(skip_locked=True))
+    if bed is None:
+        return None
+    bed.encounter_id = encounter_id
+    session.flush()
+    return bed.id
+
+
+def set_encounter_status(session: Session, encounter_id: str, status: str, at: datetime) -> None:
+    enc = _encounter(session, encounter_id)
+    if enc.status == status:
+        return
+    enc.status = status
+    if status == "in-progress" and enc.admitted_at is None:
+        enc.admitted_at = at
+    if status in ("finished", "cancelled"):
+        enc.ended_at = at
+        session.execute(sa.update(Bed).where(Bed.encounter_id == encounter_id).values(encounter_id=None))
+
+
+def _encounter(session: Session, encounter_id: str) -> Encounter:
+    enc = session.get(Encounter, encounter_id)
+    if enc is None:
+        raise NotFound(f"encounter {encounter_id} not found")
+    return enc
+
+
+@dataclass(frozen=True)
+class PatientContext:
+    """What the policy needs to know about a patient: where they are and who cares for them."""
+
+    patient_id: str
+    ward: str | None
+    care_teams: tuple[str, ...]
+    attending: str | None
+    encounter_id: str | None
+    inpatient: bool
+
+
+def patient_context(session: Session, patient_id: str) -> PatientContext | None:
+    if session.get(Patient, patient_id) is None:
+        return None
+    enc = current_encounter(session, patient_id)
+    return PatientContext(
+        patient_id=patient_id,
+        ward=enc.ward_id if enc else None,
+        care_teams=(enc.care_team_id,) if enc and enc.care_team_id else (),
+        attending=enc.attending_id if enc else None,
+        encounter_id=enc.id if enc else None,
+        inpatient=bool(enc and enc.status in ACTIVE_ENCOUNTER_STATES),
+    )
+
+
+def current_encounter(session: Session, patient_id: str) -> Encounter | None:
+    """The active stay, else the most recent one."""
+    return session.scalar(
+        sa.select(Encounter).where(Encounter.patient_id == patient_id)
+        .order_by(Encounter.status.in_(ACTIVE_ENCOUNTER_STATES).desc(), Encounter.created_at.desc())
+        .limit(1)
+    )
+
+
+def user_attributes(session: Session, user_id: str) -> tuple[User, list[str]] | None:
+    user = session.get(User, user_id)
+    if user is None:
+        return None
+    teams = session.scalars(
+        sa.select(CareTeamMember.care_team_id).where(CareTeamMember.user_id == user_id).order_by(CareTeamMember.care_team_id)
+    ).all()
+    return user, list(teams)
+
+
+def ward_ids(session: Session) -> list[str]:
+    return list(session.scalars(sa.select(Ward.id).order_by(Ward.id)))
+
+
+def active_encounter(session: Session, patient_id: str) -> Encounter | None:
+    return session.scalar(
+        sa.select(Encounter).where(Encounter.patient_id == patient_id, Encounter.status.in_(ACTIVE_ENCOUNTER_STATES))
+    )
+
+
+def encounter_by_journey(session: Session, journey_id: str) -> Encounter | None:
+    return session.scalar(sa.select(Encounter).where(Encounter.journey_id == journey_id))
+
+
+def bed_of(session: Session, encounter_id: str) -> str | None:
+    return session.scalar(sa.select(Bed.id).where(Bed.encounter_id == encounter_id))
+
+
+def get_patient(session: Session, patient_id: str) -> Patient | None:
+    return session.get(Patient, patient_id)

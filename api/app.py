@@ -1,0 +1,51 @@
+"""The FastAPI application: task API routers, error shapes, and the workflow-engine connection."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from api.routes import admissions, health, journeys, patients, tasks
+from api.services import ApiServices
+
+
+def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[Client]] | None = None) -> FastAPI:
+    """Build the app; ``connect_temporal`` is awaited at start-up when no client was given."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services.temporal is None and connect_temporal is not None:
+            services.temporal = await connect_temporal()
+        yield
+
+    app = FastAPI(title="HMS task API", version="1", lifespan=lifespan)
+    app.state.services = services
+    for module in (health, admissions, journeys, tasks, patients):
+        app.include_router(module.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        messages = []
+        for err in errors:
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            messages.append(f"{loc or 'body'}: {err.get('msg')}")
+        return JSONResponse(status_code=422, content={"detail": "; ".join(messages),
+                                                      "errors": [{"loc": e.get("loc"), "msg": e.get("msg"),
+                                                                  "type": e.get("type")} for e in errors]})
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": "the database is unavailable; try again"})
+
+    @app.exception_handler(RPCError)
+    async def _temporal_down(request: Request, exc: RPCError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": "the workflow engine is unavailable; try again"})
+
+    return app

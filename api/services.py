@@ -1,0 +1,77 @@
+"""What the API needs, built by the composition root (``deploy``) and handed to ``create_app``."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from threading import Lock
+
+from policies.engine import PolicyEngine
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from activities.storage import repository as repo
+from api.auth import Principal, TokenVerifier
+from ledger.base import Ledger
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The policy's view of the caller: role plus the attributes the directory holds."""
+
+    id: str
+    role: str
+    wards: tuple[str, ...] = ()
+    care_teams: tuple[str, ...] = ()
+    patient_id: str | None = None
+
+    def as_input(self) -> dict[str, object]:
+        return {"id": self.id, "role": self.role, "wards": list(self.wards), "care_teams": list(self.care_teams),
+                "patient_id": self.patient_id}
+
+
+class Directory:
+    """User attributes from the store, cached briefly so each request costs no extra query."""
+
+    def __init__(self, sessions: sessionmaker[Session], ttl_seconds: float = 30.0) -> None:
+        self._sessions, self._ttl = sessions, ttl_seconds
+        self._cache: dict[str, tuple[float, Subject]] = {}
+        self._lock = Lock()
+
+    def subject(self, principal: Principal) -> Subject:
+        key = f"{principal.user_id}|{principal.role}"
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit and time.monotonic() - hit[0] < self._ttl:
+            return hit[1]
+        with self._sessions() as s:
+            found = repo.user_attributes(s, principal.user_id)
+        if found and found[0].active and found[0].role == principal.role:
+            user, teams = found
+            subject = Subject(principal.user_id, principal.role, tuple(user.wards), tuple(teams), principal.patient_id)
+        else:
+            # Unknown to the directory (or role changed since the token): no ward, no team.
+            subject = Subject(principal.user_id, principal.role, patient_id=principal.patient_id)
+        with self._lock:
+            self._cache[key] = (time.monotonic(), subject)
+        return subject
+
+
+@dataclass
+class ApiServices:
+    sessions: sessionmaker[Session]
+    policy: PolicyEngine
+    ledger: Ledger
+    verifier: TokenVerifier
+    index_key: bytes
+    task_queue: str
+    bed_wait_deadline_seconds: int = 1800
+    temporal: Client | None = None
+    directory: Directory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.directory = Directory(self.sessions)
+
+    def client(self) -> Client:
+        if self.temporal is None:
+            raise RuntimeError("the workflow engine is not connected")
+        return self.temporal

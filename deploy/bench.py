@@ -1,0 +1,76 @@
+"""``hms bench NAME``: each benchmark prints its figure next to a baseline measured in the same run."""
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from temporalio.worker import Worker
+
+from deploy import wiring
+from deploy.bench_baseline import BareWorkflow, noop
+from deploy.client import ApiClient
+from deploy.settings import Settings
+
+#: Activities one admission runs: register, consent, encounter, care team, bed, in progress.
+ADMISSION_ACTIVITIES = 6
+CONCURRENCY = 8
+
+
+async def _timed(n: int, one: Callable[[int], Awaitable[object]]) -> float:
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def guarded(i: int) -> object:
+        async with gate:
+            return await one(i)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(guarded(i) for i in range(n)))
+    return time.perf_counter() - start
+
+
+async def bench_admission(settings: Settings, n: int) -> str:
+    """N admissions through the API (auth, policy, workflow, audit) vs N bare workflows, same server."""
+    client = await wiring.connect_temporal(settings)
+    api = ApiClient(settings)
+    journeys: list[dict] = []
+
+    async def admit(i: int) -> None:
+        started = await api.admit(i, ward=("medical", "surgical", "emergency")[i % 3])
+        journeys.append(started)
+        await client.get_workflow_handle(f"admission-{started['encounter_id']}").result()
+
+    try:
+        project = await _timed(n, admit)
+        for j in journeys:  # free the beds again (not timed)
+            await api.discharge(j["journey_id"], (await api.wait_stage(j["journey_id"], "attending-1",
+                                                                       ("admitted",)))["attending"])
+    finally:
+        await api.aclose()
+
+    queue = f"bench-bare-{uuid.uuid4()}"
+    async with Worker(client, task_queue=queue, workflows=[BareWorkflow], activities=[noop]):
+        baseline = await _timed(n, lambda i: client.execute_workflow(
+            BareWorkflow.run, ADMISSION_ACTIVITIES, id=f"bench-bare-{uuid.uuid4()}", task_queue=queue))
+    ratio = project / baseline
+    return "\n".join([
+        f"| measure (n={n}, concurrency {CONCURRENCY}) | project | baseline | ratio |",
+        "|---|---|---|---|",
+        f"| admissions/s: API+policy+workflow+audit vs bare workflow of {ADMISSION_ACTIVITIES} no-op activities "
+        f"| {n / project:.1f} | {n / baseline:.1f} | {ratio:.2f} (goal ≤ 1.5: {'met' if ratio <= 1.5 else 'NOT met'}) |",
+    ])
+
+
+def run_bench(settings: Settings, name: str, n: int | None = None) -> int:
+    if name == "admission":
+        print(asyncio.run(bench_admission(settings, n or 40)))
+        return 0
+    if name == "inference":
+        from ml import cli as ml_cli
+
+        print(ml_cli.bench_inference(ml_cli.DEFAULT_MODELS_DIR, n=n or 2000))
+        return 0
+    print(f"hms bench: unknown benchmark {name!r} (admission, inference)", file=sys.stderr)
+    return 2

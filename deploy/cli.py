@@ -1,0 +1,148 @@
+"""The ``hms`` command line: the stack, its services one by one, tokens, audit, models, benchmarks."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from deploy.settings import Settings
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.supervisor import up
+
+    return up(settings, detach=args.detach)
+
+
+def _down(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.supervisor import down
+
+    return down(settings)
+
+
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.supervisor import status
+
+    return status(settings)
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.tokens import issue_token_for
+
+    print(issue_token_for(settings, user=args.user, role=args.role))
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.services import run_worker
+
+    return run_worker(settings)
+
+
+def _api(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.services import run_api
+
+    return run_api(settings)
+
+
+def _migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from activities.storage.migrate import upgrade
+
+    upgrade(settings.resolved_database_url())
+    return 0
+
+
+def _seed(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.seed import seed_demo
+
+    seeded = seed_demo(settings)
+    print("demo hospital seeded" if seeded else "demo hospital already present")
+    return 0
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy import audit_cli
+
+    if args.audit_command == "verify":
+        return audit_cli.verify(settings)
+    return audit_cli.query(settings, patient=args.patient, actor=args.actor, since=args.since,
+                           until=args.until, action=args.action)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.demo import run_demo
+
+    return run_demo(settings, patients=args.patients)
+
+
+def _ml(args: argparse.Namespace, settings: Settings) -> int:
+    from ml import cli as ml_cli
+
+    if args.ml_command == "train":
+        ml_cli.train_all(ml_cli.DEFAULT_MODELS_DIR, seed=args.seed)
+    else:
+        print(ml_cli.eval_all(ml_cli.DEFAULT_MODELS_DIR))
+    return 0
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy.bench import run_bench
+
+    return run_bench(settings, args.name, n=args.n)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hms", description="Hospital Management System on durable workflows")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace, Settings], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.set_defaults(handler=handler)
+        return p
+
+    up = add("up", _up, "start the whole embedded stack (PostgreSQL, Temporal, workers, API)")
+    up.add_argument("--detach", action="store_true", help="return once every service is healthy")
+    add("down", _down, "stop the stack of this HMS_HOME")
+    add("status", _status, "show the services of this HMS_HOME")
+    token = add("token", _token, "print a short-lived JWT from the embedded issuer")
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user")
+    who.add_argument("--role")
+    add("worker", _worker, "run a Temporal worker for the journeys")
+    add("api", _api, "run the HTTPS API (TLS 1.3 only)")
+    add("migrate", _migrate, "apply database migrations")
+    add("seed", _seed, "seed the demo hospital if it is not there yet")
+    audit = add("audit", _audit, "verify and query the audit ledger")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="recompute the whole ledger; non-zero exit on any mismatch")
+    q = audit_sub.add_parser("query", help="entries of a patient, with proofs verified locally")
+    q.add_argument("--patient", required=True)
+    q.add_argument("--actor")
+    q.add_argument("--action")
+    q.add_argument("--since")
+    q.add_argument("--until")
+    demo = add("demo", _demo, "run N complete patient journeys through the API")
+    demo.add_argument("--patients", type=int, default=5)
+    ml = add("ml", _ml, "train or evaluate the decision-support models")
+    ml_sub = ml.add_subparsers(dest="ml_command", required=True)
+    tr = ml_sub.add_parser("train")
+    tr.add_argument("--seed", type=int, default=7)
+    ml_sub.add_parser("eval")
+    bench = add("bench", _bench, "run a benchmark and print its ratio against a baseline")
+    bench.add_argument("name")
+    bench.add_argument("-n", type=int, default=None, help="size of the run")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        print(f"hms: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    return int(args.handler(args, settings) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

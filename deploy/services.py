@@ -1,0 +1,71 @@
+"""``hms worker`` and ``hms api``: each service runs alone, as the supervisor and the cluster run them."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.worker import Worker
+
+from activities.admission import AdmissionActivities
+from activities.storage.db import make_session_factory
+from deploy import wiring
+from deploy.settings import Settings
+from workflows.registry import WORKFLOWS
+
+log = logging.getLogger("hms")
+
+
+def build_worker(client, settings: Settings, *, task_queue: str | None = None,  # noqa: ANN001
+                 executor: ThreadPoolExecutor | None = None) -> Worker:
+    engine = wiring.database_engine(settings)
+    activities = AdmissionActivities(make_session_factory(engine), wiring.build_ledger(settings, engine))
+    return Worker(client, task_queue=task_queue or settings.task_queue, workflows=WORKFLOWS,
+                  activities=activities.all(), activity_executor=executor or ThreadPoolExecutor(max_workers=16),
+                  max_concurrent_activities=16)
+
+
+def run_worker(settings: Settings) -> int:
+    """Poll the journeys' task queue until SIGTERM/SIGINT, then finish in-flight tasks and exit."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def main() -> None:
+        client = await wiring.connect_temporal(settings)
+        worker = build_worker(client, settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with worker:
+            log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_target)
+            await stop.wait()
+        log.info("worker stopped")
+
+    asyncio.run(main())
+    return 0
+
+
+def run_api(settings: Settings) -> int:
+    """Serve the task API over HTTPS, TLS 1.3 only, with the local CA's server certificate."""
+    from api.app import create_app
+    from api.auth import TokenVerifier
+    from api.services import ApiServices
+    from deploy.tls import ensure_tls, run_uvicorn_tls13
+    from deploy.tokens import issuer_key
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    engine = wiring.database_engine(settings, pool_size=20)
+    if settings.oidc_jwks_url:
+        verifier = TokenVerifier(issuer=settings.oidc_issuer or "", audience=settings.token_audience,
+                                 jwks_url=settings.oidc_jwks_url)
+    else:
+        verifier = TokenVerifier(issuer=settings.token_issuer, audience=settings.token_audience,
+                                 public_key=issuer_key(settings).public_key())
+    services = ApiServices(sessions=make_session_factory(engine), policy=wiring.build_policy(settings),
+                           ledger=wiring.build_ledger(settings, engine), verifier=verifier,
+                           index_key=wiring.index_key(settings), task_queue=settings.task_queue,
+                           bed_wait_deadline_seconds=settings.bed_wait_deadline_seconds)
+    app = create_app(services, wiring.temporal_connector(settings))
+    run_uvicorn_tls13(app, settings.host, settings.api_port, ensure_tls(settings))
+    return 0

