@@ -5,7 +5,7 @@ engineers see them in the Temporal UI.
 """
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey, TypedSearchAttributes
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 PATIENT_ID = SearchAttributeKey.for_keyword("HmsPatientId")
 WARD = SearchAttributeKey.for_keyword("HmsWard")
@@ -22,4 +22,5 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
 
 
 def journey_attributes(*, patient_id: str, ward: str, stage: str) -> TypedSearchAttributes:
-    return TypedSearchAttributes([PATIENT_ID.value_set(patient_id), WARD.value_set(ward), STAGE.value_set(stage)])
+    return TypedSearchAttributes([SearchAttributePair(PATIENT_ID, patient_id), SearchAttributePair(WARD, ward),
+                                  SearchAttributePair(STAGE, stage)])

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from policies.engine import EmbeddedPolicyEngine
+from policies.embedded import EmbeddedPolicyEngine
 from temporalio.testing import WorkflowEnvironment
 
 from activities.storage.db import make_session_factory
