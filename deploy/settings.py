@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     oidc_jwks_url: str | None = None
     oidc_issuer: str | None = None
 
+    #: Test hook: a comma-separated subset of the local stack to run (e.g. "postgres,temporal").
+    services: str | None = None
+
     task_queue: str = "hms-journeys"
     bed_wait_deadline_seconds: int = 1800
 

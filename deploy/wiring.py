@@ -4,7 +4,6 @@ from __future__ import annotations
 from functools import partial
 
 import sqlalchemy as sa
-from policies.engine import PolicyEngine, build_engine
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -13,6 +12,7 @@ from activities.storage.identity import load_or_create_index_key
 from deploy.settings import Settings
 from ledger.base import Ledger
 from ledger.keys import load_or_create_signing_key
+from policies.engine import PolicyEngine, build_engine
 
 
 def database_engine(settings: Settings, *, pool_size: int = 10) -> sa.Engine:
