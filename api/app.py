@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.routes import admissions, health, journeys, patients, tasks
+from api.routes import admissions, decision_support, health, journeys, patients, tasks
 from api.services import ApiServices
 
 
@@ -26,7 +26,7 @@ def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[C
 
     app = FastAPI(title="HMS task API", version="1", lifespan=lifespan)
     app.state.services = services
-    for module in (health, admissions, journeys, tasks, patients):
+    for module in (health, admissions, journeys, tasks, patients, decision_support):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

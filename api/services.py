@@ -4,14 +4,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from threading import Lock
+from typing import Any
 
-from policies.engine import PolicyEngine
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from activities.storage import repository as repo
 from api.auth import Principal, TokenVerifier
 from ledger.base import Ledger
+from policies.engine import PolicyEngine
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class ApiServices:
     task_queue: str
     bed_wait_deadline_seconds: int = 1800
     temporal: Client | None = None
+    #: The decision-support models (``ml.runtime.ModelRegistry``), loaded once at start-up.
+    models: Any = None
     directory: Directory = field(init=False)
 
     def __post_init__(self) -> None:

@@ -221,3 +221,14 @@ def bed_of(session: Session, encounter_id: str) -> str | None:
 
 def get_patient(session: Session, patient_id: str) -> Patient | None:
     return session.get(Patient, patient_id)
+
+
+def hourly_arrivals(session: Session, ward: str, since: datetime, until: datetime) -> list[tuple[datetime, int]]:
+    """Encounters opened on a ward per hour (zero hours omitted): the forecast's recent history."""
+    hour = sa.func.date_trunc("hour", Encounter.created_at).label("hour")
+    rows = session.execute(
+        sa.select(hour, sa.func.count()).where(Encounter.ward_id == ward, Encounter.created_at >= since,
+                                               Encounter.created_at < until)
+        .group_by(hour).order_by(hour)
+    ).all()
+    return [(h, int(n)) for h, n in rows]

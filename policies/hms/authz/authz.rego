@@ -13,6 +13,7 @@ import data.hms.authz.breakglass
 import data.hms.authz.clinical
 import data.hms.authz.common
 import data.hms.authz.notes
+import data.hms.authz.support
 import data.hms.authz.tasks
 import rego.v1
 
@@ -49,7 +50,7 @@ valid_subject_id if {
 # METADATA
 # title: denials
 # description: Every refusal that overrides grants, with its reason.
-denials := ((((malformed_reasons | notes.denials) | clinical.denials) | audit.denials) | admin.denials) | breakglass.denials
+denials := (((((malformed_reasons | notes.denials) | clinical.denials) | audit.denials) | admin.denials) | breakglass.denials) | support.denials
 
 # METADATA
 # title: malformed_reasons
@@ -59,7 +60,7 @@ malformed_reasons contains concat("", ["malformed input: ", concat("; ", sort(ma
 # METADATA
 # title: grants
 # description: Every ordinary rule that allows the request.
-grants := (((clinical.grants | tasks.grants) | audit.grants) | admin.grants) | breakglass.grants
+grants := ((((clinical.grants | tasks.grants) | audit.grants) | admin.grants) | breakglass.grants) | support.grants
 
 # METADATA
 # title: no_rule_reason

@@ -84,6 +84,7 @@ all_cases := {
 	"admin": data.hms.authz.admin_test.cases,
 	"breakglass": data.hms.authz.breakglass_test.cases,
 	"common": data.hms.authz.common_test.cases,
+	"support": data.hms.authz.support_test.cases,
 }
 
 allowed(area, name) if results[area][name].allow == true

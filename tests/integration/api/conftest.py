@@ -17,6 +17,7 @@ from api.services import ApiServices
 from deploy.settings import Settings
 from deploy.tokens import issue_token, issuer_key
 from ledger.embedded import EmbeddedLedger
+from ml.runtime import ModelRegistry
 from tests.integration.conftest import journey_worker
 
 
@@ -25,14 +26,19 @@ def api_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(home=Path(tmp_path_factory.mktemp("hms-api-home")))
 
 
+@pytest.fixture(scope="session")
+def models() -> ModelRegistry:
+    return ModelRegistry.load()
+
+
 @pytest.fixture
 async def api(temporal_env: WorkflowEnvironment, db_engine: sa.Engine, ledger: EmbeddedLedger, task_queue: str,
-              api_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+              api_settings: Settings, models: ModelRegistry) -> AsyncIterator[httpx.AsyncClient]:
     services = ApiServices(
         sessions=make_session_factory(db_engine), policy=EmbeddedPolicyEngine(), ledger=ledger,
         verifier=TokenVerifier(issuer=api_settings.token_issuer, audience=api_settings.token_audience,
                                public_key=issuer_key(api_settings).public_key()),
-        index_key=b"k" * 32, task_queue=task_queue, temporal=temporal_env.client)
+        index_key=b"k" * 32, task_queue=task_queue, temporal=temporal_env.client, models=models)
     app = create_app(services)
     async with journey_worker(temporal_env, db_engine, ledger, task_queue):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://hms.test") as client:
