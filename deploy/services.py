@@ -53,6 +53,7 @@ def run_api(settings: Settings) -> int:
     from api.services import ApiServices
     from deploy.tls import ensure_tls, run_uvicorn_tls13
     from deploy.tokens import issuer_key
+    from ml.runtime import ModelRegistry
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     engine = wiring.database_engine(settings, pool_size=20)
@@ -65,7 +66,8 @@ def run_api(settings: Settings) -> int:
     services = ApiServices(sessions=make_session_factory(engine), policy=wiring.build_policy(settings),
                            ledger=wiring.build_ledger(settings, engine), verifier=verifier,
                            index_key=wiring.index_key(settings), task_queue=settings.task_queue,
-                           bed_wait_deadline_seconds=settings.bed_wait_deadline_seconds)
+                           bed_wait_deadline_seconds=settings.bed_wait_deadline_seconds,
+                           models=ModelRegistry.load())
     app = create_app(services, wiring.temporal_connector(settings))
     run_uvicorn_tls13(app, settings.host, settings.api_port, ensure_tls(settings))
     return 0

@@ -7,7 +7,6 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from policies.embedded import EmbeddedPolicyEngine
 from temporalio.testing import WorkflowEnvironment
 
 from activities.storage.db import make_session_factory
@@ -18,6 +17,7 @@ from deploy.settings import Settings
 from deploy.tokens import issue_token, issuer_key
 from ledger.embedded import EmbeddedLedger
 from ml.runtime import ModelRegistry
+from policies.embedded import EmbeddedPolicyEngine
 from tests.integration.conftest import journey_worker
 
 
