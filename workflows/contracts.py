@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from workflows.stages import StageStatus
+
 
 @dataclass
 class PatientDemographics:
@@ -74,6 +76,8 @@ class JourneyState:
     bed_id: str | None = None
     attending: str | None = None
     failure: str | None = None
+    care_team_id: str | None = None
+    stages: list[StageStatus] = field(default_factory=list)
 
 
 @dataclass
