@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.worker import Worker
 
-from activities.admission import AdmissionActivities
+from activities.registry import build_activities
 from activities.storage.db import make_session_factory
 from deploy import wiring
 from deploy.settings import Settings
@@ -19,10 +19,13 @@ log = logging.getLogger("hms")
 
 def build_worker(client, settings: Settings, *, task_queue: str | None = None,  # noqa: ANN001
                  executor: ThreadPoolExecutor | None = None) -> Worker:
+    from ml.runtime import ModelRegistry
+
     engine = wiring.database_engine(settings)
-    activities = AdmissionActivities(make_session_factory(engine), wiring.build_ledger(settings, engine))
+    activities = build_activities(make_session_factory(engine), wiring.build_ledger(settings, engine),
+                                  ModelRegistry.load())
     return Worker(client, task_queue=task_queue or settings.task_queue, workflows=WORKFLOWS,
-                  activities=activities.all(), activity_executor=executor or ThreadPoolExecutor(max_workers=16),
+                  activities=activities, activity_executor=executor or ThreadPoolExecutor(max_workers=16),
                   max_concurrent_activities=16)
 
 

@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.admission import AdmissionActivities
+from activities.registry import build_activities
 from activities.storage.db import make_engine, make_session_factory
 from activities.storage.migrate import upgrade
 from deploy.seed import seed_demo
@@ -26,6 +26,7 @@ from deploy.settings import Settings
 from deploy.temporal_setup import ensure_search_attributes
 from ledger.embedded import EmbeddedLedger
 from ledger.keys import load_or_create_signing_key
+from ml.runtime import ModelRegistry
 from workflows import search_attributes as sa_keys
 from workflows.registry import WORKFLOWS
 from workflows.search_attributes import SEARCH_ATTRIBUTES
@@ -85,7 +86,24 @@ def task_queue() -> str:
     return f"test-{uuid.uuid4()}"
 
 
-def journey_worker(env: WorkflowEnvironment, engine: sa.Engine, ledger: EmbeddedLedger, task_queue: str) -> Worker:
-    activities = AdmissionActivities(make_session_factory(engine), ledger)
-    return Worker(env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities.all(),
+@pytest.fixture(scope="session")
+def model_registry() -> ModelRegistry:
+    """The shipped decision-support models, loaded once."""
+    return ModelRegistry.load()
+
+
+def journey_worker(env: WorkflowEnvironment, engine: sa.Engine, ledger: EmbeddedLedger, task_queue: str,
+                   models: ModelRegistry | None = None) -> Worker:
+    """A worker with every journey workflow and activity, on the real database and ledger."""
+    activities = build_activities(make_session_factory(engine), ledger, models or _shared_models())
+    return Worker(env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities,
                   activity_executor=ThreadPoolExecutor(8))
+
+
+_MODELS: list[ModelRegistry] = []
+
+
+def _shared_models() -> ModelRegistry:
+    if not _MODELS:
+        _MODELS.append(ModelRegistry.load())
+    return _MODELS[0]

@@ -26,21 +26,16 @@ def api_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(home=Path(tmp_path_factory.mktemp("hms-api-home")))
 
 
-@pytest.fixture(scope="session")
-def models() -> ModelRegistry:
-    return ModelRegistry.load()
-
-
 @pytest.fixture
 async def api(temporal_env: WorkflowEnvironment, db_engine: sa.Engine, ledger: EmbeddedLedger, task_queue: str,
-              api_settings: Settings, models: ModelRegistry) -> AsyncIterator[httpx.AsyncClient]:
+              api_settings: Settings, model_registry: ModelRegistry) -> AsyncIterator[httpx.AsyncClient]:
     services = ApiServices(
         sessions=make_session_factory(db_engine), policy=EmbeddedPolicyEngine(), ledger=ledger,
         verifier=TokenVerifier(issuer=api_settings.token_issuer, audience=api_settings.token_audience,
                                public_key=issuer_key(api_settings).public_key()),
-        index_key=b"k" * 32, task_queue=task_queue, temporal=temporal_env.client, models=models)
+        index_key=b"k" * 32, task_queue=task_queue, temporal=temporal_env.client, models=model_registry)
     app = create_app(services)
-    async with journey_worker(temporal_env, db_engine, ledger, task_queue):
+    async with journey_worker(temporal_env, db_engine, ledger, task_queue, model_registry):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://hms.test") as client:
             yield client
 
