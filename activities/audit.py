@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from temporalio import activity
 
-from ledger.base import Ledger
+from ledger.base import Ledger, LedgerConflict
 from ledger.model import AuditEvent
 from workflows.contracts import AuditContext
 
@@ -39,5 +39,23 @@ def worker_event(
     )
 
 
-def append(ledger: Ledger, event: AuditEvent) -> None:
-    ledger.append(event)
+class WorkerLedger:
+    """The ledger as workers see it: a side effect is recorded once, whatever the retries.
+
+    A worker event's id names one side effect of one activity execution. A retry that
+    runs after the first attempt's entry was committed (the attempt then crashed or timed
+    out) builds the same id with a later time, or reads an effect it first created; the
+    first entry stands and the retry's is dropped instead of failing the activity forever.
+    """
+
+    def __init__(self, inner: Ledger) -> None:
+        self._inner = inner
+
+    def append(self, event: AuditEvent) -> object:
+        try:
+            return self._inner.append(event)
+        except LedgerConflict:
+            return None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)

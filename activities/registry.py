@@ -7,11 +7,24 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from activities.admission import AdmissionActivities
+from activities.audit import WorkerLedger
+from activities.billing import BillingActivities
+from activities.discharge import DischargeActivities
+from activities.imaging import ImagingActivities
+from activities.pharmacy import PharmacyActivities
+from activities.triage import IntakeActivities, TriageActivities
 from ledger.base import Ledger
 
 
 def build_activities(session_factory: Callable[[], Session], ledger: Ledger, models: Any = None) -> list[Callable]:
     """The activity callables of all journeys; ``models`` is the ``ml.runtime.ModelRegistry`` (or None)."""
+    ledger = WorkerLedger(ledger)  # type: ignore[assignment]
     acts: list[Callable] = []
     acts += AdmissionActivities(session_factory, ledger).all()
+    acts += ImagingActivities(session_factory, ledger, models).all()
+    acts += DischargeActivities(session_factory, ledger).all()
+    acts += BillingActivities(session_factory, ledger).all()
+    acts += PharmacyActivities(session_factory, ledger).all()
+    acts += TriageActivities(session_factory, ledger, models).all()
+    acts += IntakeActivities(session_factory, ledger).all()
     return acts

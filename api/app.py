@@ -11,7 +11,22 @@ from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.routes import admissions, decision_support, health, journeys, patients, tasks
+from api.routes import (
+    admissions,
+    audit,
+    billing,
+    decision_support,
+    discharge,
+    fhir_audit,
+    health,
+    imaging,
+    intake,
+    journeys,
+    patients,
+    pharmacy,
+    tasks,
+    triage_flow,
+)
 from api.services import ApiServices
 
 
@@ -26,7 +41,8 @@ def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[C
 
     app = FastAPI(title="HMS task API", version="1", lifespan=lifespan)
     app.state.services = services
-    for module in (health, admissions, journeys, tasks, patients, decision_support):
+    for module in (health, admissions, journeys, tasks, patients, decision_support, audit, fhir_audit, imaging,
+                   pharmacy, triage_flow, intake, discharge, billing):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

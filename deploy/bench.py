@@ -104,10 +104,25 @@ def run_bench(settings: Settings, name: str, n: int | None = None) -> int:
     if name == "admission":
         print(asyncio.run(bench_admission(settings, n or 40)))
         return 0
+    if name == "imaging-triage":
+        from deploy.bench_imaging import bench_imaging_triage
+
+        print(bench_imaging_triage(days=n))
+        return 0
     if name == "inference":
         from ml import cli as ml_cli
 
         print(ml_cli.bench_inference(ml_cli.DEFAULT_MODELS_DIR, n=n or 2000))
         return 0
-    print(f"hms bench: unknown benchmark {name!r} (admission, inference)", file=sys.stderr)
+    if name == "ledger":
+        from ledger.bench import bench_ledger
+
+        print(bench_ledger(settings.resolved_database_url(), n or 20_000))
+        return 0
+    if name == "audit-load":
+        from deploy.audit_cli import bench_audit_load
+
+        print(bench_audit_load(settings, n or 10_000))
+        return 0
+    print(f"hms bench: unknown benchmark {name!r} (admission, inference, ledger, audit-load)", file=sys.stderr)
     return 2

@@ -65,6 +65,9 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.audit_command == "verify":
         return audit_cli.verify(settings)
+    if args.audit_command == "export":
+        return audit_cli.export(settings, out=args.out, patient=args.patient, actor=args.actor, since=args.since,
+                                until=args.until, action=args.action)
     return audit_cli.query(settings, patient=args.patient, actor=args.actor, since=args.since,
                            until=args.until, action=args.action)
 
@@ -121,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--action")
     q.add_argument("--since")
     q.add_argument("--until")
+    ex = audit_sub.add_parser("export", help="NDJSON with entries, inclusion proofs and the signed head")
+    ex.add_argument("--out", required=True)
+    for flag in ("--patient", "--actor", "--action", "--since", "--until"):
+        ex.add_argument(flag)
     demo = add("demo", _demo, "run N complete patient journeys through the API")
     demo.add_argument("--patients", type=int, default=5)
     ml = add("ml", _ml, "train or evaluate the decision-support models")

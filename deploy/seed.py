@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from activities.formulary.seed import seed_formulary_stock
 from activities.storage.db import make_engine, make_session_factory
 from activities.storage.models import Bed, CareTeam, CareTeamMember, User, Ward
 from deploy.settings import Settings
@@ -37,6 +38,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("attending-1", "attending_physician", "Attending physician 1", ("emergency", "medical", "surgical")),
     DemoUser("attending-2", "attending_physician", "Attending physician 2", ("icu", "psychiatry")),
     DemoUser("radiologist-1", "radiologist", "Radiologist 1"),
+    DemoUser("radiologist-2", "radiologist", "Radiologist 2"),
     DemoUser("pharmacist-1", "pharmacist", "Pharmacist 1"),
     DemoUser("billing-1", "billing_clerk", "Billing clerk 1"),
     DemoUser("manager-1", "manager", "Operations manager 1"),
@@ -82,5 +84,6 @@ def seed_demo(settings: Settings, database_url: str | None = None) -> bool:
             s.execute(insert(CareTeam).values(id=team_id, name=name, wards=list(wards)).on_conflict_do_nothing())
             for m in members:
                 s.execute(insert(CareTeamMember).values(care_team_id=team_id, user_id=m).on_conflict_do_nothing())
+        seed_formulary_stock(s)  # the pharmacy's initial stock, per formulary drug
     engine.dispose()
     return added > 0

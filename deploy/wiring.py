@@ -33,7 +33,8 @@ def build_ledger(settings: Settings, engine: sa.Engine) -> Ledger:
                             settings.immudb_database, settings.run_dir / "immudb-state")
     from ledger.embedded import EmbeddedLedger
 
-    return EmbeddedLedger(engine, key, key_id)
+    # Heads are signed every 10 s while this process appends (the publisher starts on the first append).
+    return EmbeddedLedger(engine, key, key_id, publish_interval=10.0)
 
 
 def build_policy(settings: Settings) -> PolicyEngine:

@@ -1,12 +1,14 @@
 """The embedded ledger: an RFC 9162 Merkle log in PostgreSQL's ``audit`` schema.
 
 Appends serialise on a transaction-scoped advisory lock, so indices are gap-free and ordered however
-many processes append; each append is one short transaction (lock, read, insert entry and nodes).
+many processes append. Within a process, concurrent appends are group-committed (``group_commit.py``):
+one transaction (lock, read, insert entries and nodes) carries every append waiting at that moment.
 Every perfect-subtree hash is stored when it completes, so roots and proofs never rescan the log.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,7 +18,9 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ledger import checks, merkle
-from ledger.base import LedgerConflict, LedgerError, LedgerUnavailable
+from ledger.base import LedgerError, LedgerUnavailable
+from ledger.embedded_append import COLUMNS, append_batch, entry_of
+from ledger.group_commit import GroupCommitter
 from ledger.model import (
     AuditEvent,
     ConsistencyProof,
@@ -25,44 +29,17 @@ from ledger.model import (
     SignedTreeHead,
     VerifyReport,
 )
-from ledger.schema import APPEND_LOCK, install_schema
+from ledger.schema import install_schema
 
 __all__ = ["EmbeddedLedger", "install_schema"]
 
 T = TypeVar("T")
-_COLUMNS = (
-    "event_id",
-    "recorded",
-    "actor",
-    "role",
-    "action",
-    "subtype",
-    "outcome",
-    "resource_type",
-    "resource_id",
-    "patient_id",
-    "purpose",
-    "decision",
-    "reason",
-    "source",
-    "break_glass",
-    "detail_hash",
-)
+_COLUMNS = COLUMNS
 _ENTRY_SELECT = f"SELECT idx, canonical, leaf_hash, {', '.join(_COLUMNS)} FROM audit.entries"
-_INSERT_ENTRY = sa.text(
-    f"INSERT INTO audit.entries (idx, {', '.join(_COLUMNS)}, canonical, leaf_hash) "
-    f"VALUES (:idx, {', '.join(':' + c for c in _COLUMNS)}, :canonical, :leaf_hash)"
-)
-_INSERT_NODE = sa.text("INSERT INTO audit.nodes (level, idx, hash) VALUES (:level, :idx, :hash)")
 _SIZE = sa.text("SELECT coalesce(max(idx) + 1, 0) FROM audit.entries")
 
 
-def _entry(row: Any) -> LedgerEntry:
-    try:
-        event = AuditEvent.from_canonical(bytes(row.canonical))
-    except ValueError as exc:
-        raise LedgerError(f"entry {row.idx} is corrupt; run verify()") from exc
-    return LedgerEntry(row.idx, event, bytes(row.leaf_hash))
+_entry = entry_of
 
 
 def _columns_event(row: Any) -> AuditEvent:
@@ -79,7 +56,13 @@ class EmbeddedLedger:
         key_id: str,
         *,
         trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
+        group_commit: bool = True,
+        max_batch: int = 2000,
+        publish_interval: float | None = None,
     ) -> None:
+        """``group_commit=False`` makes every append its own transaction (the benchmark's baseline);
+        ``publish_interval`` (seconds) starts a :class:`ledger.publisher.HeadPublisher` on the first
+        append, so a process that writes also signs heads while the log grows."""
         # READ COMMITTED whatever the engine's default: after taking the append lock each statement
         # must see the previous holder's committed rows.
         self._engine = engine.execution_options(isolation_level="READ COMMITTED")
@@ -87,6 +70,31 @@ class EmbeddedLedger:
         self._key = signing_key
         self._key_id = key_id
         self._keys = {**(trusted_keys or {}), key_id: signing_key.public_key()}
+        self._committer = GroupCommitter(self._append_tx, max_batch=max_batch) if group_commit else None
+        self._publish_interval = publish_interval
+        self._publisher: Any = None
+        self._publisher_lock = threading.Lock()
+
+    @property
+    def committed_batches(self) -> int:
+        """Transactions group commit has used so far (0 without group commit)."""
+        return self._committer.batches if self._committer else 0
+
+    def _ensure_publisher(self) -> None:
+        if self._publish_interval is None or self._publisher is not None:
+            return
+        from ledger.publisher import HeadPublisher
+
+        with self._publisher_lock:
+            if self._publisher is None:
+                self._publisher = HeadPublisher(self, self._publish_interval).start()
+
+    def close(self) -> None:
+        """Stop the head publisher, signing a last head if the log grew since the previous one."""
+        with self._publisher_lock:
+            publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.stop()
 
     @contextmanager
     def _tx(self, engine: sa.Engine | None = None) -> Iterator[sa.Connection]:
@@ -105,54 +113,14 @@ class EmbeddedLedger:
     def append_many(self, events: Sequence[AuditEvent]) -> list[LedgerEntry]:
         if not events:
             return []
-        canonical = [e.canonical_bytes() for e in events]
-        with self._tx() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
-            rows = conn.execute(
-                sa.text(f"{_ENTRY_SELECT} WHERE event_id = ANY(:ids)"),
-                {"ids": list({e.event_id for e in events})},
-            )
-            known = {row.event_id: _entry(row) for row in rows}
-            start = conn.execute(_SIZE).scalar_one()
-            out: list[LedgerEntry] = []
-            fresh: list[LedgerEntry] = []
-            for event, data in zip(events, canonical, strict=True):
-                entry = known.get(event.event_id)
-                if entry is None:
-                    entry = LedgerEntry(start + len(fresh), event, merkle.leaf_hash(data))
-                    known[event.event_id] = entry
-                    fresh.append(entry)
-                elif entry.event.canonical_bytes() != data:
-                    raise LedgerConflict(f"event_id {event.event_id} already recorded with different content")
-                out.append(entry)
-            if fresh:
-                self._insert(conn, start, fresh)
-        return out
+        self._ensure_publisher()
+        if self._committer is not None:
+            return self._committer.submit(events)
+        return self._append_tx(events)
 
-    def _insert(self, conn: sa.Connection, start: int, fresh: list[LedgerEntry]) -> None:
-        # Siblings from before this batch come from storage in one query; later ones from the batch itself.
-        wanted = {k for e in fresh for k in merkle.append_siblings(e.index) if (k[1] + 1) << k[0] <= start}
-        nodes = self._fetch_nodes(conn, wanted)
-        new_nodes = []
-        for entry in fresh:
-            for level, idx, h in merkle.append_nodes(
-                entry.index, entry.leaf_hash, lambda lv, ix: nodes[(lv, ix)]
-            ):
-                nodes[(level, idx)] = h
-                new_nodes.append({"level": level, "idx": idx, "hash": h})
-        conn.execute(
-            _INSERT_ENTRY,
-            [
-                {
-                    "idx": e.index,
-                    **{c: getattr(e.event, c) for c in _COLUMNS},
-                    "canonical": e.event.canonical_bytes(),
-                    "leaf_hash": e.leaf_hash,
-                }
-                for e in fresh
-            ],
-        )
-        conn.execute(_INSERT_NODE, new_nodes)
+    def _append_tx(self, events: Sequence[AuditEvent]) -> list[LedgerEntry]:
+        """Append in one transaction under the append lock; idempotent by event id."""
+        return append_batch(self._engine, events)
 
     @staticmethod
     def _fetch_nodes(conn: sa.Connection, keys: set[merkle.NodeKey]) -> dict[merkle.NodeKey, bytes]:
@@ -209,11 +177,13 @@ class EmbeddedLedger:
                 ),
                 {"s": size, "k": self._key_id},
             ).first()
-            if row is not None:
+            root = self._with_nodes(conn, merkle.root, size)
+            # A recorded head is reused only while the log still matches it: handing out an old head over
+            # rewritten data would hide the rewrite from every client checkpoint.
+            if row is not None and bytes(row.root_hash) == root:
                 return SignedTreeHead(
                     row.tree_size, bytes(row.root_hash), row.ts, row.key_id, bytes(row.signature)
                 )
-            root = self._with_nodes(conn, merkle.root, size)
             unsigned = SignedTreeHead(size, root, datetime.now(UTC), self._key_id, b"")
             head = SignedTreeHead(
                 size, root, unsigned.timestamp, self._key_id, self._key.sign(unsigned.signed_bytes())
@@ -235,6 +205,21 @@ class EmbeddedLedger:
             return InclusionProof(
                 index, tree_size, self._with_nodes(conn, merkle.inclusion_path, index, tree_size)
             )
+
+    def inclusion_proofs(self, indices: Sequence[int], tree_size: int) -> list[InclusionProof]:
+        """Proofs for many entries against one tree, their nodes fetched in a single query."""
+        if any(not 0 <= i < tree_size for i in indices):
+            raise LedgerError("index must be below tree_size")
+        with self._tx() as conn:
+            self._checked_size(conn, tree_size)
+            wanted: set[merkle.NodeKey] = set()
+            for i in indices:
+                wanted |= merkle.required_nodes(merkle.inclusion_path, i, tree_size)
+            nodes = self._fetch_nodes(conn, wanted)
+        if len(nodes) != len(wanted):
+            raise LedgerError("tree nodes missing; run verify()")
+        lookup = lambda level, idx: nodes[(level, idx)]  # noqa: E731
+        return [InclusionProof(i, tree_size, merkle.inclusion_path(i, tree_size, lookup)) for i in indices]
 
     def consistency_proof(self, old_size: int, new_size: int) -> ConsistencyProof:
         if not 0 <= old_size <= new_size:

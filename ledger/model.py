@@ -12,7 +12,7 @@ processes, versions and backends: sorted keys, compact separators, UTF-8, and a 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,7 +80,9 @@ class AuditEvent:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; the same mapping is hashed, so it holds every field."""
-        data = asdict(self)
+        # Every field is an immutable scalar, so no deep copy (``asdict``) is needed: appends call this
+        # once per event and it sits on the ledger's hot path.
+        data = {name: getattr(self, name) for name in _EVENT_FIELDS}
         data["recorded"] = format_ts(self.recorded)
         return data
 
@@ -106,6 +108,9 @@ class AuditEvent:
         if event.canonical_bytes() != data:
             raise ValueError("bytes are not in canonical form")
         return event
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(AuditEvent))
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,13 @@
 from __future__ import annotations
 
 from workflows.admission import AdmissionWorkflow
+from workflows.billing import BillingWorkflow
+from workflows.discharge import DischargeWorkflow
+from workflows.imaging import ImagingWorkflow
+from workflows.intake import IntakeWorkflow
 from workflows.journey import PatientJourney
+from workflows.pharmacy import PharmacyWorkflow
+from workflows.triage import TriageWorkflow
 
-WORKFLOWS = [PatientJourney, AdmissionWorkflow]
+WORKFLOWS = [PatientJourney, AdmissionWorkflow, ImagingWorkflow, DischargeWorkflow, BillingWorkflow, PharmacyWorkflow,
+             TriageWorkflow, IntakeWorkflow]

@@ -11,6 +11,8 @@ PATIENT_ID = SearchAttributeKey.for_keyword("HmsPatientId")
 WARD = SearchAttributeKey.for_keyword("HmsWard")
 STAGE = SearchAttributeKey.for_keyword("HmsStage")
 OPEN_TASK_ROLES = SearchAttributeKey.for_keyword_list("HmsOpenTaskRoles")
+#: Triage acuity as ``ESI-1`` … ``ESI-5`` (set by TriageWorkflow once the nurse confirms it).
+ACUITY = SearchAttributeKey.for_keyword("HmsAcuity")
 
 #: name → type, as ``temporal server start-dev --search-attribute NAME=TYPE`` takes them.
 SEARCH_ATTRIBUTES: dict[str, str] = {
@@ -18,6 +20,7 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     WARD.name: "Keyword",
     STAGE.name: "Keyword",
     OPEN_TASK_ROLES.name: "KeywordList",
+    ACUITY.name: "Keyword",
 }
 
 

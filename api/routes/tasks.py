@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 #: How a refused update maps to HTTP: the validator's and the handler's error types.
 UPDATE_ERRORS = {"InvalidTaskPayload": 422, "TaskNotOpen": 409, "TaskNotFound": 404, "WrongRole": 403,
-                 "BedNotFree": 409}
+                 "BedNotFree": 409, "NotAssignee": 403, "InsufficientStock": 409}
 
 
 @router.get("", response_model=list[TaskOut])

@@ -44,6 +44,14 @@ def migrated_database_url(database_url: str, tmp_path_factory: pytest.TempPathFa
     """The session database, migrated and seeded with the demo hospital."""
     upgrade(database_url)
     seed_demo(Settings(home=tmp_path_factory.mktemp("hms-home")), database_url)
+    # Many tests admit patients into one session database and not all discharge them: give every
+    # demo ward room enough that no test waits for a bed unless it builds a full ward on purpose.
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO hms.beds (id, ward_id, label) SELECT w.id || '-t' || n, w.id, 't' || lpad(n::text, 3, '0') "
+            "FROM hms.wards w CROSS JOIN generate_series(1, 300) AS n ON CONFLICT DO NOTHING"))
+    engine.dispose()
     return database_url
 
 
@@ -63,7 +71,7 @@ def ledger(db_engine: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -> Em
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """The Temporal dev server (real persistence semantics, our search attributes registered)."""
-    keys = [sa_keys.PATIENT_ID, sa_keys.WARD, sa_keys.STAGE, sa_keys.OPEN_TASK_ROLES]
+    keys = [sa_keys.PATIENT_ID, sa_keys.WARD, sa_keys.STAGE, sa_keys.OPEN_TASK_ROLES, sa_keys.ACUITY]
     assert {k.name for k in keys} == set(SEARCH_ATTRIBUTES)
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"), data_converter=pydantic_data_converter,

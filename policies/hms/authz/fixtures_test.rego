@@ -85,6 +85,7 @@ all_cases := {
 	"breakglass": data.hms.authz.breakglass_test.cases,
 	"common": data.hms.authz.common_test.cases,
 	"support": data.hms.authz.support_test.cases,
+	"triage": data.hms.authz.triage_test.cases,
 }
 
 allowed(area, name) if results[area][name].allow == true

@@ -183,3 +183,51 @@ def test_verify_reports_ok_on_an_honest_log(ledger: Ledger, make_event) -> None:
     report = ledger.verify()
     assert report.problems == []
     assert report.ok and report.tree_size == 45
+
+
+def test_checkpoint_follows_honest_growth(ledger: Ledger, make_event, tmp_path) -> None:
+    from ledger.checkpoint import Checkpoint
+
+    checkpoint = Checkpoint(tmp_path / "checkpoint.json", ledger.public_key())
+    assert checkpoint.check(ledger).status == "first"
+    ledger.append_many([make_event(n) for n in range(7)])
+    assert checkpoint.check(ledger).status == "extended"
+    assert checkpoint.check(ledger).status == "unchanged"
+    ledger.append(make_event(8))
+    result = checkpoint.check(ledger)
+    assert result.ok and result.previous.tree_size == 7 and result.current.tree_size == 8  # type: ignore[union-attr]
+
+
+def test_publisher_signs_a_head_only_when_the_log_grew(ledger: Ledger, make_event) -> None:
+    from ledger.publisher import HeadPublisher
+
+    publisher = HeadPublisher(ledger, interval=3600)
+    first = publisher.publish_once()
+    assert first is not None and first.tree_size == 0
+    assert publisher.publish_once() is None
+    ledger.append_many([make_event(n) for n in range(3)])
+    head = publisher.publish_once()
+    assert head is not None and head.tree_size == 3 and verify.verify_head(head, ledger.public_key())
+    assert ledger.signed_head(3) == head  # recorded by the ledger, so verify() holds the log to it
+
+
+def test_compliance_search_and_export_carry_verifiable_proofs(ledger: Ledger, make_event) -> None:
+    import io
+
+    from ledger import compliance, verify_export
+
+    ledger.append_many([make_event(n) for n in range(10)])
+    result = compliance.search(ledger, compliance.Filters(patient_id="pat-1"), limit=2)
+    assert [p.entry.index for p in result.entries] == [1, 4]
+    key = verify.load_public_key(result.public_key_pem)
+    assert all(p.verifies(result.head, key) for p in result.entries)
+    wire = json.loads(json.dumps(result.to_dict()))
+    head = SignedTreeHead.from_dict(wire["signed_head"])
+    for item in wire["entries"]:
+        entry_bytes = ledger.get(item["index"]).event.canonical_bytes()
+        proof = InclusionProof.from_dict(item["inclusion_proof"])
+        assert verify.verify_inclusion(entry_bytes, item["index"], proof, head, key)
+    out = io.StringIO()
+    assert compliance.write_export(ledger, out, compliance.Filters(actor="attending-1")) == 10
+    count, problems = verify_export.verify_lines(out.getvalue().splitlines(), key)
+    assert (count, problems) == (10, [])

@@ -161,3 +161,107 @@ def test_the_database_refuses_changes(
         with ledger_engine.begin() as conn:
             conn.execute(sa.text(sql))
     assert filled.size() == SIZE and filled.verify().ok
+
+
+# --- rollback and fork: caught by verify() through stored heads, and by the client checkpoint even when
+# --- the operator removed the stored heads as well (the ledger CLI checks both).
+
+
+@pytest.fixture
+def cli(fresh_database_url: str, ledger_engine: sa.Engine, tmp_path):  # noqa: ANN201
+    """A ledger whose key sits where ``hms audit verify`` finds it, and that command as a function."""
+    from deploy import audit_cli
+    from deploy.settings import Settings
+    from ledger.keys import load_or_create_signing_key
+
+    settings = Settings(home=tmp_path / "home", database_url=fresh_database_url)
+    key, key_id = load_or_create_signing_key(settings.keys_dir / "ledger-ed25519.pem")
+    ledger = EmbeddedLedger(ledger_engine, key, key_id)
+    return ledger, (lambda: audit_cli.verify(settings))
+
+
+def _fill(ledger: EmbeddedLedger, make_event) -> None:
+    ledger.append_many([make_event(n) for n in range(SIZE // 2)])
+    ledger.signed_head()
+    ledger.append_many([make_event(n) for n in range(SIZE // 2, SIZE)])
+    ledger.signed_head()
+
+
+def _roll_back_to(engine: sa.Engine, size: int, *, drop_heads: bool) -> None:
+    statements = [
+        ("DELETE FROM audit.entries WHERE idx >= :s", {"s": size}),
+        ("DELETE FROM audit.nodes WHERE ((idx + 1) << level) > :s", {"s": size}),
+    ]
+    if drop_heads:
+        statements.append(("DELETE FROM audit.tree_heads WHERE tree_size > :s", {"s": size}))
+    _as_superuser_without_triggers(engine, *statements)
+
+
+def _fork_entry(ledger: EmbeddedLedger, engine: sa.Engine, index: int, *, drop_heads: bool) -> None:
+    """Rewrite one entry and every stored node consistently: a different history of the same size."""
+    size = ledger.size()
+    events = [ledger.get(i).event for i in range(size)]
+    events[index] = AuditEvent(**{**events[index].__dict__, "actor": "attending-2"})
+    leaves = [merkle.leaf_hash(e.canonical_bytes()) for e in events]
+    lookup = merkle.memory_lookup(leaves)
+    with engine.connect() as conn:
+        keys = [(r.level, r.idx) for r in conn.execute(sa.text("SELECT level, idx FROM audit.nodes"))]
+    statements = [
+        ("UPDATE audit.entries SET actor = 'attending-2', canonical = :c, leaf_hash = :h WHERE idx = :i",
+         {"c": events[index].canonical_bytes(), "h": leaves[index], "i": index}),
+        *[("UPDATE audit.nodes SET hash = :h WHERE level = :l AND idx = :i", {"h": lookup(lv, ix), "l": lv, "i": ix})
+          for lv, ix in keys],
+    ]
+    if drop_heads:
+        statements.append(("DELETE FROM audit.tree_heads", {}))
+    _as_superuser_without_triggers(engine, *statements)
+
+
+@pytest.mark.parametrize("drop_heads", [False, True], ids=["heads-kept", "heads-removed"])
+def test_rollback_is_detected(cli, ledger_engine: sa.Engine, make_event, tmp_path, capsys,
+                              drop_heads: bool) -> None:
+    from ledger.checkpoint import Checkpoint
+
+    ledger, hms_audit_verify = cli
+    _fill(ledger, make_event)
+    checkpoint = Checkpoint(tmp_path / "auditor.json", ledger.public_key())
+    assert checkpoint.check(ledger).ok
+    assert hms_audit_verify() == 0
+    _roll_back_to(ledger_engine, 8, drop_heads=drop_heads)
+    report = ledger.verify()
+    if drop_heads:
+        assert report.ok  # the store alone is self-consistent again: only an outside head can tell
+    else:
+        assert not report.ok and any("beyond the log's 8 entries" in p for p in report.problems)
+    result = checkpoint.check(ledger)
+    assert (result.ok, result.status) == (False, "rollback")
+    capsys.readouterr()
+    assert hms_audit_verify() == 1
+    assert "rollback" in capsys.readouterr().err
+    ledger.append_many([make_event(n) for n in range(100, 110)])  # regrowing past 12 does not help
+    assert checkpoint.check(ledger).status == "fork"
+    assert hms_audit_verify() == 1
+
+
+@pytest.mark.parametrize("drop_heads", [False, True], ids=["heads-kept", "heads-removed"])
+def test_fork_is_detected(cli, ledger_engine: sa.Engine, make_event, tmp_path, capsys, drop_heads: bool) -> None:
+    from ledger.checkpoint import Checkpoint
+
+    ledger, hms_audit_verify = cli
+    _fill(ledger, make_event)
+    checkpoint = Checkpoint(tmp_path / "auditor.json", ledger.public_key())
+    assert checkpoint.check(ledger).ok
+    assert hms_audit_verify() == 0
+    _fork_entry(ledger, ledger_engine, 2, drop_heads=drop_heads)
+    report = ledger.verify()
+    if drop_heads:
+        assert report.ok
+    else:
+        assert not report.ok and all("root no longer matches" in p for p in report.problems)
+    result = checkpoint.check(ledger)
+    assert (result.ok, result.status) == (False, "fork")
+    capsys.readouterr()
+    assert hms_audit_verify() == 1
+    assert "fork" in capsys.readouterr().err
+    ledger.append(make_event(200))  # a forked log that keeps growing still fails the consistency proof
+    assert checkpoint.check(ledger).status == "fork"

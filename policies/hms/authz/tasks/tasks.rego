@@ -4,7 +4,8 @@
 #   Human work in a journey is a Task. Clinical roles see the work list; a task is
 #   completed only by its own role (nurses only on their ward, and never a task
 #   assigned to someone else). Patients file correction and withdrawal requests as
-#   Tasks on their own record. Journeys follow the generic record rule.
+#   Tasks on their own record. Billing clerks see and complete only billing tasks
+#   (payment or denial of a claim). Journeys follow the generic record rule.
 package hms.authz.tasks
 
 import data.hms.authz.common
@@ -56,6 +57,14 @@ grants contains reason if {
 	common.role == "compliance_officer"
 	common.resource.task_role == "compliance_officer"
 	reason := concat("", ["compliance_officer may ", common.action, " review tasks", common.purpose_note])
+}
+
+grants contains reason if {
+	task_request
+	common.action in {"list", "read"}
+	common.role == "billing_clerk"
+	common.resource.task_role == "billing_clerk"
+	reason := concat("", ["billing_clerk may ", common.action, " billing tasks", common.purpose_note])
 }
 
 grants contains reason if {

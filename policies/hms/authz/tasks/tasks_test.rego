@@ -25,6 +25,9 @@ cases := {
 	"radiologist_completes_task_of_colleague": f.req(f.radiologist, "complete", f.res_with("Task", {"task_role": "radiologist", "assigned_to": "radiologist-2"})),
 	"attending_completes_attending_task": f.req(f.attending2, "complete", f.res_with("Task", {"task_role": "attending_physician"})),
 	"billing_completes_billing_task": f.req(f.billing, "complete", f.res_with("Task", {"task_role": "billing_clerk"})),
+	"billing_lists_billing_tasks": f.req(f.billing, "list", object.union(work_list, {"task_role": "billing_clerk"})),
+	"billing_completes_nurse_task": f.req(f.billing, "complete", nurse_task),
+	"nurse_completes_billing_task": f.req(f.nurse_medical, "complete", f.res_with("Task", {"task_role": "billing_clerk"})),
 	"compliance_lists_review_tasks": f.req(f.compliance, "list", object.union(work_list, {"task_role": "compliance_officer"})),
 	"compliance_lists_nurse_tasks": f.req(f.compliance, "list", work_list),
 	"compliance_completes_review": f.req(f.compliance, "complete", f.res_with("Task", {"task_role": "compliance_officer"})),
@@ -77,8 +80,12 @@ test_assigned_task_only_by_assignee if {
 	contains(f.reason("tasks", "radiologist_completes_task_of_colleague"), "assigned to another user")
 }
 
-test_billing_has_no_task_completion if {
-	f.denied("tasks", "billing_completes_billing_task")
+test_billing_clerk_works_only_billing_tasks if {
+	f.allowed("tasks", "billing_lists_billing_tasks")
+	f.allowed("tasks", "billing_completes_billing_task")
+	contains(f.reason("tasks", "billing_completes_billing_task"), "may complete a billing_clerk task")
+	f.denied("tasks", "billing_completes_nurse_task")
+	f.denied("tasks", "nurse_completes_billing_task")
 }
 
 test_compliance_review_tasks_only if {

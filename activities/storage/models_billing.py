@@ -1,0 +1,101 @@
+"""Billing and discharge tables: charges, invoices, claims, discharge summaries, bed cleaning.
+
+Charges carry a unique idempotency key so a retried or replayed activity never
+charges twice; invoices and claims keep both exact totals (NUMERIC) and the FHIR
+resource they were issued as.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from activities.storage.models import Base
+
+MONEY = sa.Numeric(14, 2)
+
+
+def _now() -> sa.ColumnElement[datetime]:
+    return sa.func.now()
+
+
+class ChargeItem(Base):
+    __tablename__ = "charge_items"
+    id: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    encounter_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    patient_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    journey_id: Mapped[str] = mapped_column(sa.String(80))
+    code: Mapped[str] = mapped_column(sa.String(40))
+    description: Mapped[str] = mapped_column(sa.String(200))
+    quantity: Mapped[int] = mapped_column(sa.Integer)
+    unit_price: Mapped[Decimal] = mapped_column(MONEY)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    source: Mapped[str] = mapped_column(sa.String(40))
+    source_id: Mapped[str] = mapped_column(sa.String(120))
+    occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    invoice_id: Mapped[str | None] = mapped_column(sa.String(80), index=True)
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    encounter_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    patient_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    journey_id: Mapped[str] = mapped_column(sa.String(80))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    total: Mapped[Decimal] = mapped_column(MONEY)
+    paid_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    resource: Mapped[dict] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+    id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(sa.ForeignKey("invoices.id"), unique=True)
+    encounter_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    patient_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    #: queued until settled, then ``paid`` or ``denied``.
+    outcome: Mapped[str] = mapped_column(sa.String(20), default="queued")
+    payer: Mapped[str] = mapped_column(sa.String(80))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    total: Mapped[Decimal] = mapped_column(MONEY)
+    paid_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    denial_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    settled_by: Mapped[str | None] = mapped_column(sa.String(60))
+    settled_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    resource: Mapped[dict] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class DischargeSummary(Base):
+    """The discharge summary of a stay, stored as the FHIR Composition it was generated as."""
+
+    __tablename__ = "discharge_summaries"
+    id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    encounter_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    journey_id: Mapped[str] = mapped_column(sa.String(80), index=True)
+    patient_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    security: Mapped[list] = mapped_column(JSONB, default=list)
+    resource: Mapped[dict] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class BedCleaning(Base):
+    """A bed between two patients: held by the leaving stay until a nurse has cleaned it."""
+
+    __tablename__ = "bed_cleanings"
+    bed_id: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    encounter_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    completed_by: Mapped[str | None] = mapped_column(sa.String(60))

@@ -1,0 +1,195 @@
+"""Imaging: physicians order, studies arrive, radiologists read from an AI-prioritised worklist.
+
+Uploaded DICOM bytes are stored in the database (``hms.imaging_blobs``, bytea, by SHA-256)
+before the order's workflow is told about them, so only the hash travels through history.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities import imaging as store
+from api.access import authorize
+from api.deps import CurrentUser, Services
+from api.routes.resources import patient_resource
+from api.routes.stages import start_stage
+from api.services import ApiServices
+from workflows.imaging import ImagingWorkflow
+from workflows.imaging_contracts import MODALITIES, StudyAttached, StudyAttachment
+from workflows.journey import PatientJourney
+from workflows.stages import StageRequest, stage_workflow_id
+
+router = APIRouter(prefix="/api/v1", tags=["imaging"])
+
+CODE = r"^[A-Za-z0-9][A-Za-z0-9._:|-]{0,63}$"
+ATTACH_ERRORS = {"InvalidStudy": 422, "StudyAlreadyAttached": 409, "NotStarted": 409}
+DICOM_TYPES = ("application/dicom", "application/octet-stream")
+REFERENCE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S{1,490}$")
+
+
+class ImagingOrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    modality: Literal[MODALITIES]  # type: ignore[valid-type]
+    body_site: Annotated[str, Field(pattern=CODE)]
+    priority: Literal["routine", "urgent"] = "routine"
+    reason_code: Annotated[str, Field(pattern=CODE)]
+    radiologist: Annotated[str | None, Field(max_length=60)] = None
+    #: Client-chosen id, so a retried order starts nothing new.
+    order_id: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9-]{8,64}$")] = None
+
+
+class StudyReferenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reference: Annotated[str, Field(pattern=REFERENCE.pattern)]
+
+
+@router.post("/journeys/{journey_id}/imaging-orders", status_code=202)
+async def order_imaging(journey_id: str, body: ImagingOrderIn, user: CurrentUser,
+                        services: Services) -> dict[str, Any]:
+    """An attending orders a study (ServiceRequest); the journey starts its imaging stage."""
+    state = await _journey(services, journey_id)
+    order_id = body.order_id or str(uuid.uuid4())
+    resource = await run_in_threadpool(patient_resource, services, "ServiceRequest", state.patient_id, order_id,
+                                       default_ward=state.ward)
+    await authorize(services, user, action="create", resource=resource, subtype="imaging.order.create")
+    payload = body.model_dump(exclude={"order_id"}, exclude_none=True)
+    status = await start_stage(services, journey_id, StageRequest(kind="imaging", stage_id=order_id,
+                                                                  requested_by=user.user_id, payload=payload))
+    return {"order_id": order_id, "journey_id": journey_id, "workflow_id": status.workflow_id,
+            "status": status.status}
+
+
+@router.post("/imaging/orders/{order_id}/study", status_code=202)
+async def attach_study(order_id: str, request: Request, user: CurrentUser, services: Services) -> dict[str, Any]:
+    """The study arrives: DICOM bytes (``application/dicom`` or multipart field ``file``) or a reference."""
+    order = await run_in_threadpool(_order, services, order_id)
+    resource = await run_in_threadpool(patient_resource, services, "ServiceRequest", order["patient_id"], order_id,
+                                       assigned_to=order["assigned_to"])
+    await authorize(services, user, action="update", resource=resource, subtype="imaging.study.attach")
+    if order["status"] != "active":
+        raise HTTPException(409, f"order {order_id} is {order['status']}")
+    attachment = await _read_study(request, user.user_id, services)
+    handle = services.client().get_workflow_handle_for(ImagingWorkflow.run, order["workflow_id"])
+    try:
+        done: StudyAttached = await handle.execute_update(ImagingWorkflow.attach_study, attachment)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            raise HTTPException(ATTACH_ERRORS.get(cause.type or "", 409), cause.message) from exc
+        raise HTTPException(409, str(cause or exc)) from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(409, f"order {order_id} belongs to a process that has ended") from exc
+        raise
+    return {"order_id": order_id, "study_id": done.study_id, "status": done.status, "sha256": attachment.sha256,
+            "size_bytes": attachment.size_bytes, "reference": attachment.reference}
+
+
+@router.get("/imaging/worklist")
+async def worklist(user: CurrentUser, services: Services) -> list[dict[str, Any]]:
+    """The caller's open reads: AI-flagged first, then by score, then the longest waiting."""
+    await authorize(services, user, action="list", subtype="imaging.worklist",
+                    resource={"type": "ImagingStudy", "assigned_to": user.user_id, "patient_id": None})
+    if user.role != "radiologist":
+        raise HTTPException(403, "the imaging worklist is for radiologists")
+    return await run_in_threadpool(_worklist, services, user.user_id)
+
+
+@router.get("/imaging/studies/{study_id}")
+async def get_study(study_id: str, user: CurrentUser, services: Services) -> dict[str, Any]:
+    """Study metadata, the AI pre-screen (decision support) and the report's codes, per policy."""
+    view = await run_in_threadpool(_study, services, study_id)
+    if view is None:
+        raise HTTPException(404, f"study {study_id} not found")
+    resource = await run_in_threadpool(patient_resource, services, "ImagingStudy", view["patient_id"], study_id,
+                                       assigned_to=view["assigned_to"])
+    await authorize(services, user, action="read", resource=resource, subtype="imaging.study.read")
+    return view
+
+
+async def _read_study(request: Request, actor: str, services: ApiServices) -> StudyAttachment:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > store.MAX_STUDY_BYTES + 65536:
+        raise HTTPException(413, f"body: the study exceeds {store.MAX_STUDY_BYTES // (1024 * 1024)} MiB")
+    if ctype == "application/json":
+        try:
+            ref = StudyReferenceIn.model_validate_json(await request.body())
+        except ValueError as exc:
+            raise HTTPException(422, "reference: a URI (scheme:…) or sha256:<hex> of a stored study") from exc
+        return await _reference(ref.reference, actor, services)
+    if ctype == "multipart/form-data":
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(422, "file: a DICOM file field named 'file' is required")
+        data = await upload.read()
+    elif ctype in DICOM_TYPES:
+        data = await request.body()
+    else:
+        raise HTTPException(415, "send application/dicom, multipart/form-data (file) or JSON {reference}")
+    try:
+        modality = await run_in_threadpool(store.describe_dicom, data)
+    except store.InvalidStudy as exc:
+        raise HTTPException(422, f"body: {exc}") from exc
+    digest = await run_in_threadpool(_stage, services, data)
+    return StudyAttachment(actor=actor, sha256=digest, size_bytes=len(data), modality=modality)
+
+
+async def _reference(reference: str, actor: str, services: ApiServices) -> StudyAttachment:
+    """``sha256:<hex>`` re-uses bytes already stored (AI can score them); any other URI is kept as is."""
+    if reference.startswith("sha256:"):
+        digest = reference[len("sha256:"):].lower()
+        if not await run_in_threadpool(_blob_exists, services, digest):
+            raise HTTPException(422, "reference: no stored study has that sha256")
+        return StudyAttachment(actor=actor, sha256=digest)
+    return StudyAttachment(actor=actor, reference=reference)
+
+
+async def _journey(services: ApiServices, journey_id: str) -> Any:
+    if not journey_id.startswith("journey-") or len(journey_id) > 80:
+        raise HTTPException(404, f"journey {journey_id} not found")
+    handle = services.client().get_workflow_handle_for(PatientJourney.run, journey_id)
+    try:
+        return await handle.query(PatientJourney.state)
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise HTTPException(404, f"journey {journey_id} not found") from exc
+        raise
+
+
+def _order(services: ApiServices, order_id: str) -> dict[str, Any]:
+    with services.sessions() as s:
+        o = store.get_order(s, order_id)
+        if o is None:
+            raise HTTPException(404, f"order {order_id} not found")
+        return {"patient_id": o.patient_id, "assigned_to": o.assigned_to, "status": o.status,
+                "workflow_id": o.workflow_id or stage_workflow_id("imaging", order_id)}
+
+
+def _stage(services: ApiServices, data: bytes) -> str:
+    with services.sessions() as s, s.begin():
+        return store.stage_blob(s, data)
+
+
+def _blob_exists(services: ApiServices, digest: str) -> bool:
+    with services.sessions() as s:
+        return store.blob_exists(s, digest)
+
+
+def _worklist(services: ApiServices, user_id: str) -> list[dict[str, Any]]:
+    with services.sessions() as s:
+        return store.worklist(s, user_id)
+
+
+def _study(services: ApiServices, study_id: str) -> dict[str, Any] | None:
+    with services.sessions() as s:
+        return store.study_view(s, study_id)
