@@ -12,8 +12,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities import imaging as store
@@ -22,6 +20,7 @@ from api.deps import CurrentUser, Services
 from api.routes.resources import patient_resource
 from api.routes.stages import start_stage
 from api.services import ApiServices
+from api.updates import run_update
 from workflows.imaging import ImagingWorkflow
 from workflows.imaging_contracts import MODALITIES, StudyAttached, StudyAttachment
 from workflows.journey import PatientJourney
@@ -78,17 +77,8 @@ async def attach_study(order_id: str, request: Request, user: CurrentUser, servi
         raise HTTPException(409, f"order {order_id} is {order['status']}")
     attachment = await _read_study(request, user.user_id, services)
     handle = services.client().get_workflow_handle_for(ImagingWorkflow.run, order["workflow_id"])
-    try:
-        done: StudyAttached = await handle.execute_update(ImagingWorkflow.attach_study, attachment)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError):
-            raise HTTPException(ATTACH_ERRORS.get(cause.type or "", 409), cause.message) from exc
-        raise HTTPException(409, str(cause or exc)) from exc
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(409, f"order {order_id} belongs to a process that has ended") from exc
-        raise
+    done: StudyAttached = await run_update(handle, ImagingWorkflow.attach_study, attachment, errors=ATTACH_ERRORS,
+                                           ended=f"order {order_id} belongs to a process that has ended")
     return {"order_id": order_id, "study_id": done.study_id, "status": done.status, "sha256": attachment.sha256,
             "size_bytes": attachment.size_bytes, "reference": attachment.reference}
 

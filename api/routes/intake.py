@@ -15,9 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.storage.identity import patient_id_for
@@ -27,6 +25,7 @@ from api.routes.resources import patient_resource
 from api.routes.triage_flow import ED, ID, _ed_context, _find, age_on
 from api.schemas import PatientIn
 from api.services import ApiServices
+from api.updates import run_update
 from workflows import search_attributes as sa
 from workflows.contracts import PatientDemographics
 from workflows.intake import IntakeWorkflow
@@ -110,18 +109,9 @@ async def answer(intake_id: str, body: AnswerIn, user: CurrentUser, services: Se
     resource = await run_in_threadpool(_resource, services, state.patient_id, intake_id)
     await authorize(services, user, action="update", resource=resource, subtype="intake.answer")
     handle = services.client().get_workflow_handle_for(IntakeWorkflow.run, f"intake-{intake_id}")
-    try:
-        return await handle.execute_update(IntakeWorkflow.answer, IntakeAnswer(
-            value=body.answer, actor=user.user_id, question_id=body.question_id))
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError):
-            raise HTTPException(ANSWER_ERRORS.get(cause.type or "", 409), cause.message) from exc
-        raise HTTPException(409, str(cause or exc)) from exc
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(409, f"intake {intake_id} has ended") from exc
-        raise
+    return await run_update(handle, IntakeWorkflow.answer, IntakeAnswer(
+        value=body.answer, actor=user.user_id, question_id=body.question_id),
+        errors=ANSWER_ERRORS, ended=f"intake {intake_id} has ended")
 
 
 @router.get("/{intake_id}")

@@ -12,8 +12,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.formulary import load_formulary
@@ -23,6 +21,7 @@ from api.deps import CurrentUser, Services
 from api.routes.resources import patient_resource
 from api.routes.stages import start_stage
 from api.services import ApiServices
+from api.updates import run_update
 from workflows.contracts import JourneyState
 from workflows.journey import PatientJourney
 from workflows.pharmacy import PharmacyWorkflow
@@ -103,17 +102,9 @@ async def cancel_order(order_id: str, body: CancelIn, user: CurrentUser, service
     if user.role != "attending_physician":
         raise HTTPException(403, "only the attending physician cancels a medication order")
     handle = services.client().get_workflow_handle_for(PharmacyWorkflow.run, order["workflow_id"])
-    try:
-        state: PharmacyState = await handle.execute_update(
-            PharmacyWorkflow.cancel_order, CancelOrder(requested_by=user.user_id, reason=body.reason))
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        code = 422 if isinstance(cause, ApplicationError) and cause.type == "InvalidTaskPayload" else 409
-        raise HTTPException(code, getattr(cause, "message", None) or str(exc)) from exc
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(409, f"order {order_id} has ended") from exc
-        raise
+    state: PharmacyState = await run_update(
+        handle, PharmacyWorkflow.cancel_order, CancelOrder(requested_by=user.user_id, reason=body.reason),
+        errors={"InvalidTaskPayload": 422}, ended=f"order {order_id} has ended")
     return {"order_id": order_id, "status": state.status, "returned_units": state.returned_units,
             "doses_given": state.doses_given}
 

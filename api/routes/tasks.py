@@ -5,9 +5,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.storage import tasks as task_store
 from api.access import authorize
@@ -15,6 +12,7 @@ from api.deps import CurrentUser, Services
 from api.routes.resources import patient_resource
 from api.schemas import TaskCompleteOut, TaskOut
 from api.services import ApiServices
+from api.updates import run_update
 from workflows.contracts import TaskCompletion, TaskCompletionResult
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
@@ -64,19 +62,11 @@ async def complete_task(task_id: str, user: CurrentUser, services: Services,
     if task["status"] != "open":
         raise HTTPException(409, f"task {task_id} is already {task['status']}")
     handle = services.client().get_workflow_handle(task["workflow_id"])
-    try:
-        result = await handle.execute_update(
-            "complete_task", TaskCompletion(task_id=task_id, actor=user.user_id, role=user.role, payload=payload or {}),
-            result_type=TaskCompletionResult)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError):
-            raise HTTPException(UPDATE_ERRORS.get(cause.type or "", 409), cause.message) from exc
-        raise HTTPException(409, str(cause or exc)) from exc
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(409, f"task {task_id} belongs to a process that has ended") from exc
-        raise
+    result = await run_update(
+        handle, "complete_task",
+        TaskCompletion(task_id=task_id, actor=user.user_id, role=user.role, payload=payload or {}),
+        errors=UPDATE_ERRORS, ended=f"task {task_id} belongs to a process that has ended",
+        result_type=TaskCompletionResult)
     return TaskCompleteOut(task_id=result.task_id, status=result.status, result=result.result)
 
 

@@ -13,9 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.storage import repository as repo
@@ -27,6 +25,7 @@ from api.routes.resources import patient_resource
 from api.routes.stages import start_stage
 from api.schemas import PatientIn
 from api.services import ApiServices
+from api.updates import run_update
 from workflows import search_attributes as sa
 from workflows.contracts import PatientDemographics
 from workflows.journey import PatientJourney
@@ -175,17 +174,8 @@ async def link_admission(triage_id: str, body: LinkIn, user: CurrentUser, servic
 
 async def _update(services: ApiServices, triage_id: str, name: str, arg: Any) -> TriageState:
     handle = services.client().get_workflow_handle(f"triage-{triage_id}")
-    try:
-        return await handle.execute_update(name, arg, result_type=TriageState)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError):
-            raise HTTPException(TRIAGE_ERRORS.get(cause.type or "", 409), cause.message) from exc
-        raise HTTPException(409, str(cause or exc)) from exc
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(409, f"triage {triage_id} has ended") from exc
-        raise
+    return await run_update(handle, name, arg, errors=TRIAGE_ERRORS, ended=f"triage {triage_id} has ended",
+                            result_type=TriageState)
 
 
 async def _triage_state(services: ApiServices, triage_id: str) -> TriageState:
