@@ -1,18 +1,22 @@
 """Group commit: concurrent appenders share one transaction, so the log's cost is per batch, not per event.
 
-Leader/follower, no background thread: the first caller to arrive while nobody commits becomes the
-leader, takes every request queued so far (its own first) and commits them in one transaction; the
-others wait. When the leader is done it hands leadership to the oldest request still queued, whose
-caller commits the next batch. Each caller returns only once *its* events are committed (or raises
-what stopped them), so a caller that gets an entry back knows it is durable and the API can still
-fail closed. Order is arrival order, and the indices the store assigns are gap-free.
+Combining, no background thread: every caller queues its request, then takes the commit lock; whoever
+holds it commits every request queued so far (up to ``max_batch`` events) in one transaction, so a
+caller that gets the lock often finds its own request already committed by the previous holder and
+returns at once. Each caller returns only once *its* events are committed (or raises what stopped
+them), so a caller that gets an entry back knows it is durable and the API can still fail closed.
+Order is arrival order, and the indices the store assigns are gap-free.
+
+No caller ever holds a duty it could drop: a thread interrupted while it waits (an activity cancelled
+by its worker raises inside the thread) leaves its request queued for the next holder and the lock
+free, so the log can never stall behind a caller that went away.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ledger.base import LedgerConflict
 from ledger.model import AuditEvent, LedgerEntry
@@ -24,7 +28,6 @@ Commit = Callable[[Sequence[AuditEvent]], list[LedgerEntry]]
 @dataclass
 class _Request:
     events: Sequence[AuditEvent]
-    wake: threading.Event = field(default_factory=threading.Event)
     done: bool = False
     result: list[LedgerEntry] | None = None
     error: BaseException | None = None
@@ -36,9 +39,9 @@ class GroupCommitter:
     def __init__(self, commit: Commit, *, max_batch: int = 2000) -> None:
         self._commit = commit
         self._max_batch = max_batch
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the queue
+        self._commit_lock = threading.Lock()  # one committing holder at a time
         self._queue: list[_Request] = []
-        self._leading = False  # invariant: not leading => queue empty
         self.batches = 0  # committed transactions, for benchmarks and tests
 
     def submit(self, events: Sequence[AuditEvent]) -> list[LedgerEntry]:
@@ -46,12 +49,10 @@ class GroupCommitter:
         request = _Request(events)
         with self._lock:
             self._queue.append(request)
-            lead = not self._leading
-            self._leading = True
-        if not lead:
-            request.wake.wait()
-        if not request.done:  # handed leadership (or first to arrive): commit a batch, ours first
-            self._lead()
+        while not request.done:
+            with self._commit_lock:
+                if not request.done:  # nobody committed it while we waited: commit what is queued
+                    self._lead()
         if request.error is not None:
             raise request.error
         assert request.result is not None
@@ -74,16 +75,9 @@ class GroupCommitter:
             self._run(batch)
         finally:
             for request in batch:
-                request.done = True
                 if request.result is None and request.error is None:
                     request.error = RuntimeError("group commit ended without an answer")
-            with self._lock:
-                if self._queue:
-                    self._queue[0].wake.set()
-                else:
-                    self._leading = False
-            for request in batch:
-                request.wake.set()
+                request.done = True
 
     def _run(self, batch: list[_Request]) -> None:
         events = [e for request in batch for e in request.events]

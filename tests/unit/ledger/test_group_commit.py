@@ -114,3 +114,54 @@ def test_sequential_callers_commit_one_by_one() -> None:
     with pytest.raises(LedgerConflict):
         committer.submit([_event(7, "clash")])
     assert committer.submit([_event(8)])[0].index == 3
+
+
+class _Interrupted(Exception):
+    """What a worker raises inside a cancelled activity's thread."""
+
+
+def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:
+    import ctypes
+
+    assert thread.ident is not None
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(exc))
+
+
+def test_a_caller_interrupted_while_waiting_never_stalls_the_log() -> None:
+    committer, store = _committer(hold=0)
+    entered, release = threading.Event(), threading.Event()
+    plain_commit = store.commit
+
+    def held_commit(events: Sequence[AuditEvent]) -> list[LedgerEntry]:
+        if not entered.is_set():  # the first holder stays inside its commit until released
+            entered.set()
+            assert release.wait(30)
+        return plain_commit(events)
+
+    committer._commit = held_commit
+    outcome: dict[str, object] = {}
+
+    def waiter() -> None:
+        try:
+            committer.submit([_event(1)])
+        except _Interrupted as exc:
+            outcome["waiter"] = exc
+
+    first = threading.Thread(target=lambda: outcome.setdefault("leader", committer.submit([_event(0)])))
+    first.start()
+    assert entered.wait(30)
+    second = threading.Thread(target=waiter)
+    second.start()
+    deadline = time.monotonic() + 30  # a guard against a hang, not a timing assertion
+    while not committer._queue and time.monotonic() < deadline:
+        time.sleep(0.001)
+    _raise_in(second, _Interrupted)  # delivered as soon as it runs again, i.e. once it holds the lock
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert isinstance(outcome.get("waiter"), _Interrupted)
+    # A later caller is not stuck behind the one that went away, and nothing is lost or reordered:
+    # the interrupted caller's event is committed by the next holder or not at all, never twice.
+    later = committer.submit([_event(2)])
+    assert later[0].event.event_id == "e2"
+    assert [e.event_id for e in store.log] in (["e0", "e1", "e2"], ["e0", "e2"])
