@@ -1,15 +1,15 @@
 """Group commit: concurrent appenders share one transaction, so the log's cost is per batch, not per event.
 
-Combining, no background thread: every caller queues its request, then takes the commit lock; whoever
-holds it commits every request queued so far (up to ``max_batch`` events) in one transaction, so a
-caller that gets the lock often finds its own request already committed by the previous holder and
-returns at once. Each caller returns only once *its* events are committed (or raises what stopped
-them), so a caller that gets an entry back knows it is durable and the API can still fail closed.
-Order is arrival order, and the indices the store assigns are gap-free.
+Leader/follower, no background thread: every caller queues its request; if nobody is committing it
+becomes the committer and commits every request queued so far (up to ``max_batch`` events) in one
+transaction, again and again until its own is done, while the others sleep on a condition and wake
+when their request is done or the committer seat is free. Each caller returns only once *its*
+events are committed (or raises what stopped them), so a caller that gets an entry back knows it is
+durable and the API can still fail closed. Order is arrival order; indices are gap-free.
 
-No caller ever holds a duty it could drop: a thread interrupted while it waits (an activity cancelled
-by its worker raises inside the thread) leaves its request queued for the next holder and the lock
-free, so the log can never stall behind a caller that went away.
+No caller ever holds a duty it could drop: a waiter interrupted while it sleeps (an activity
+cancelled by its worker raises inside the thread) holds nothing, and a committer interrupted
+anywhere frees the seat in ``finally`` and wakes the others, so the log never stalls.
 """
 
 from __future__ import annotations
@@ -39,27 +39,38 @@ class GroupCommitter:
     def __init__(self, commit: Commit, *, max_batch: int = 2000) -> None:
         self._commit = commit
         self._max_batch = max_batch
-        self._lock = threading.Lock()  # guards the queue
-        self._commit_lock = threading.Lock()  # one committing holder at a time
+        self._cond = threading.Condition()  # guards the queue and the committer seat
         self._queue: list[_Request] = []
+        self._committing = False
         self.batches = 0  # committed transactions, for benchmarks and tests
 
     def submit(self, events: Sequence[AuditEvent]) -> list[LedgerEntry]:
         """Commit ``events`` (consecutively, atomically) in the next batch and return their entries."""
         request = _Request(events)
-        with self._lock:
-            self._queue.append(request)
-        while not request.done:
-            with self._commit_lock:
-                if not request.done:  # nobody committed it while we waited: commit what is queued
-                    self._lead()
+        lead = False
+        try:
+            with self._cond:
+                self._queue.append(request)
+                while not request.done:
+                    if not self._committing:
+                        lead = True  # set before the seat is taken, so ``finally`` always frees it
+                        self._committing = True
+                        break
+                    self._cond.wait()
+            while lead and not request.done:
+                self._lead()
+        finally:
+            if lead:
+                with self._cond:
+                    self._committing = False
+                    self._cond.notify_all()
         if request.error is not None:
             raise request.error
         assert request.result is not None
         return request.result
 
     def _take(self) -> list[_Request]:
-        with self._lock:
+        with self._cond:
             batch, total = [], 0
             for request in self._queue:
                 if batch and total + len(request.events) > self._max_batch:
@@ -74,10 +85,12 @@ class GroupCommitter:
         try:
             self._run(batch)
         finally:
-            for request in batch:
-                if request.result is None and request.error is None:
-                    request.error = RuntimeError("group commit ended without an answer")
-                request.done = True
+            with self._cond:
+                for request in batch:
+                    if request.result is None and request.error is None:
+                        request.error = RuntimeError("group commit ended without an answer")
+                    request.done = True
+                self._cond.notify_all()
 
     def _run(self, batch: list[_Request]) -> None:
         events = [e for request in batch for e in request.events]

@@ -155,7 +155,7 @@ def test_a_caller_interrupted_while_waiting_never_stalls_the_log() -> None:
     deadline = time.monotonic() + 30  # a guard against a hang, not a timing assertion
     while not committer._queue and time.monotonic() < deadline:
         time.sleep(0.001)
-    _raise_in(second, _Interrupted)  # delivered as soon as it runs again, i.e. once it holds the lock
+    _raise_in(second, _Interrupted)  # delivered as soon as it runs again, i.e. when it is woken
     release.set()
     first.join(30)
     second.join(30)
