@@ -66,7 +66,7 @@ def stage_blob(session: Session, data: bytes) -> str:
     """Store DICOM bytes by content hash (a retried upload lands on the same row); returns the SHA-256."""
     digest = hashlib.sha256(data).hexdigest()
     session.execute(insert(ImagingBlob).values(sha256=digest, size_bytes=len(data), data=data)
-                    .on_conflict_do_nothing(index_elements=["sha256"]))
+                    .on_conflict_do_nothing())
     return digest
 
 

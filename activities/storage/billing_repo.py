@@ -41,7 +41,9 @@ def record_charge(session: Session, tariff: Tariff, *, key: str, encounter_id: s
             journey_id=journey_id, code=code, description=item.description, quantity=quantity,
             unit_price=item.unit_price, amount=tariff.price(code, quantity), currency=item.currency,
             source=source, source_id=source_id, occurred_at=occurred_at,
-        ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(ChargeItem.id)
+        # No conflict target: the id derives from the key, so two concurrent deliveries of one key
+        # collide on the primary key or on the key's unique index, whichever the database checks first.
+        ).on_conflict_do_nothing().returning(ChargeItem.id)
     ).scalar()
     charge = session.scalars(sa.select(ChargeItem).where(ChargeItem.idempotency_key == key)).one()
     if charge.encounter_id != encounter_id:
@@ -105,7 +107,7 @@ def submit_claim(session: Session, *, claim_id: str, invoice: Invoice, payer: st
         id=claim_id, invoice_id=invoice.id, encounter_id=invoice.encounter_id, patient_id=invoice.patient_id,
         status="active", outcome="queued", payer=payer, currency=invoice.currency, total=invoice.total,
         resource=build(lines), created_at=at,
-    ).on_conflict_do_nothing(index_elements=["invoice_id"]).returning(Claim.id)).scalar()
+    ).on_conflict_do_nothing().returning(Claim.id)).scalar()
     return session.scalars(sa.select(Claim).where(Claim.invoice_id == invoice.id)).one(), inserted is not None
 
 

@@ -22,7 +22,7 @@ def store_summary(session: Session, *, composition_id: str, encounter_id: str, j
     inserted = session.execute(insert(DischargeSummary).values(
         id=composition_id, encounter_id=encounter_id, journey_id=journey_id, patient_id=patient_id,
         security=security, resource=resource, created_at=at,
-    ).on_conflict_do_nothing(index_elements=["encounter_id"]).returning(DischargeSummary.id)).scalar()
+    ).on_conflict_do_nothing().returning(DischargeSummary.id)).scalar()
     return inserted is not None
 
 
