@@ -20,8 +20,8 @@ from activities.storage import discharge_repo
 from activities.storage import repository as repo
 from api.access import authorize
 from api.deps import CurrentUser, Services
-from api.routes.journeys import _state
 from api.routes.resources import patient_resource
+from api.routes.stages import journey_state
 from api.services import ApiServices
 from workflows.discharge import DischargeWorkflow
 from workflows.discharge_contracts import DischargeInput, StagesUpdate
@@ -39,7 +39,7 @@ class DischargePlanIn(BaseModel):
 async def start_discharge(journey_id: str, user: CurrentUser, services: Services,
                           body: DischargePlanIn | None = None) -> dict[str, Any]:
     """Start (or refresh) the discharge checklist of an admitted patient; attending on the care team."""
-    state = await _state(services, journey_id)
+    state = await journey_state(services, journey_id)
     resource = await run_in_threadpool(patient_resource, services, "Encounter", state.patient_id,
                                        state.encounter_id, default_ward=state.ward)
     await authorize(services, user, action="update", resource=resource, subtype="encounter.discharge-plan")

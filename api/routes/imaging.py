@@ -12,18 +12,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities import imaging as store
 from api.access import authorize
 from api.deps import CurrentUser, Services
 from api.routes.resources import patient_resource
-from api.routes.stages import start_stage
+from api.routes.stages import journey_state, start_stage
 from api.services import ApiServices
 from api.updates import run_update
 from workflows.imaging import ImagingWorkflow
 from workflows.imaging_contracts import MODALITIES, StudyAttached, StudyAttachment
-from workflows.journey import PatientJourney
 from workflows.stages import StageRequest, stage_workflow_id
 
 router = APIRouter(prefix="/api/v1", tags=["imaging"])
@@ -54,7 +52,7 @@ class StudyReferenceIn(BaseModel):
 async def order_imaging(journey_id: str, body: ImagingOrderIn, user: CurrentUser,
                         services: Services) -> dict[str, Any]:
     """An attending orders a study (ServiceRequest); the journey starts its imaging stage."""
-    state = await _journey(services, journey_id)
+    state = await journey_state(services, journey_id)
     order_id = body.order_id or str(uuid.uuid4())
     resource = await run_in_threadpool(patient_resource, services, "ServiceRequest", state.patient_id, order_id,
                                        default_ward=state.ward)
@@ -142,18 +140,6 @@ async def _reference(reference: str, actor: str, services: ApiServices) -> Study
             raise HTTPException(422, "reference: no stored study has that sha256")
         return StudyAttachment(actor=actor, sha256=digest)
     return StudyAttachment(actor=actor, reference=reference)
-
-
-async def _journey(services: ApiServices, journey_id: str) -> Any:
-    if not journey_id.startswith("journey-") or len(journey_id) > 80:
-        raise HTTPException(404, f"journey {journey_id} not found")
-    handle = services.client().get_workflow_handle_for(PatientJourney.run, journey_id)
-    try:
-        return await handle.query(PatientJourney.state)
-    except RPCError as exc:
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            raise HTTPException(404, f"journey {journey_id} not found") from exc
-        raise
 
 
 def _order(services: ApiServices, order_id: str) -> dict[str, Any]:

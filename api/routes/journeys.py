@@ -3,36 +3,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.storage import tasks as task_store
 from api.access import authorize
 from api.deps import CurrentUser, Services
 from api.routes.resources import patient_resource
+from api.routes.stages import journey_state
 from api.schemas import DischargeIn, JourneyOut, TaskOut
 from api.services import ApiServices
-from workflows.contracts import DischargeRequest, JourneyState
+from workflows.contracts import DischargeRequest
 from workflows.journey import PatientJourney
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["journeys"])
 
 
-async def _state(services: ApiServices, journey_id: str) -> JourneyState:
-    handle = services.client().get_workflow_handle_for(PatientJourney.run, journey_id)
-    try:
-        return await handle.query(PatientJourney.state)
-    except RPCError as exc:
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            raise HTTPException(404, f"journey {journey_id} not found") from exc
-        raise
-
-
 @router.get("/{journey_id}", response_model=JourneyOut)
 async def get_journey(journey_id: str, user: CurrentUser, services: Services) -> JourneyOut:
     """Stage, status and tasks of a journey; visible to the patient's care team."""
-    if not journey_id.startswith("journey-") or len(journey_id) > 80:
-        raise HTTPException(404, f"journey {journey_id} not found")
-    state = await _state(services, journey_id)
+    state = await journey_state(services, journey_id)
     resource = await run_in_threadpool(patient_resource, services, "Journey", state.patient_id, journey_id,
                                        default_ward=state.ward)
     await authorize(services, user, action="read", resource=resource, subtype="journey.read")
@@ -45,7 +33,7 @@ async def get_journey(journey_id: str, user: CurrentUser, services: Services) ->
 @router.post("/{journey_id}/discharge", status_code=202)
 async def discharge(journey_id: str, body: DischargeIn, user: CurrentUser, services: Services) -> dict[str, str]:
     """Ask the journey to end the stay: the encounter is finished and the bed freed."""
-    state = await _state(services, journey_id)
+    state = await journey_state(services, journey_id)
     resource = await run_in_threadpool(patient_resource, services, "Encounter", state.patient_id,
                                        state.encounter_id, default_ward=state.ward)
     await authorize(services, user, action="update", resource=resource, subtype="encounter.discharge")

@@ -12,18 +12,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.formulary import load_formulary
 from activities.storage import pharmacy as store
 from api.access import authorize
 from api.deps import CurrentUser, Services
 from api.routes.resources import patient_resource
-from api.routes.stages import start_stage
+from api.routes.stages import journey_state, start_stage
 from api.services import ApiServices
 from api.updates import run_update
-from workflows.contracts import JourneyState
-from workflows.journey import PatientJourney
 from workflows.pharmacy import PharmacyWorkflow
 from workflows.pharmacy_contracts import ROUTES, UNITS, CancelOrder, PharmacyState, dose_times, parse_order
 from workflows.stages import StageInputError, StageRequest
@@ -62,7 +59,7 @@ class AllergyIn(BaseModel):
 async def order_medication(journey_id: str, body: MedicationOrderIn, user: CurrentUser,
                            services: Services) -> dict[str, Any]:
     """An attending orders a medication (MedicationRequest); the journey starts its pharmacy stage."""
-    state = await _journey(services, journey_id)
+    state = await journey_state(services, journey_id)
     order_id = body.order_id or str(uuid.uuid4())
     resource = await run_in_threadpool(patient_resource, services, "MedicationRequest", state.patient_id, order_id,
                                        default_ward=state.ward)
@@ -164,18 +161,6 @@ async def list_allergies(patient_id: str, user: CurrentUser, services: Services)
 
 
 # --- reads ----------------------------------------------------------------------------------------
-
-
-async def _journey(services: ApiServices, journey_id: str) -> JourneyState:
-    if not journey_id.startswith("journey-") or len(journey_id) > 80:
-        raise HTTPException(404, f"journey {journey_id} not found")
-    handle = services.client().get_workflow_handle_for(PatientJourney.run, journey_id)
-    try:
-        return await handle.query(PatientJourney.state)
-    except RPCError as exc:
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            raise HTTPException(404, f"journey {journey_id} not found") from exc
-        raise
 
 
 async def _require_patient(services: ApiServices, patient_id: str) -> None:

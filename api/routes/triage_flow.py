@@ -22,13 +22,12 @@ from activities.storage.identity import patient_id_for
 from api.access import authorize
 from api.deps import CurrentUser, Services
 from api.routes.resources import patient_resource
-from api.routes.stages import start_stage
+from api.routes.stages import journey_state, start_stage
 from api.schemas import PatientIn
 from api.services import ApiServices
 from api.updates import run_update
 from workflows import search_attributes as sa
 from workflows.contracts import PatientDemographics
-from workflows.journey import PatientJourney
 from workflows.stages import StageRequest
 from workflows.triage import TriageWorkflow
 from workflows.triage_contracts import LinkAdmission, PhysicianSeen, TriageState, TriageWorkflowInput
@@ -129,7 +128,7 @@ async def register_arrival(body: ArrivalIn, user: CurrentUser, services: Service
 async def triage_stay(journey_id: str, body: JourneyTriageIn, user: CurrentUser, services: Services
                       ) -> dict[str, Any]:
     """(Re-)triage an admitted patient as a stage of their journey."""
-    journey = await _journey_state(services, journey_id)
+    journey = await journey_state(services, journey_id)
     stage_id = body.stage_id or str(uuid.uuid4())
     resource = await run_in_threadpool(patient_resource, services, "TriageScore", journey.patient_id, stage_id,
                                        default_ward=journey.ward)
@@ -187,16 +186,6 @@ async def _triage_state(services: ApiServices, triage_id: str) -> TriageState:
     except RPCError as exc:
         if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.FAILED_PRECONDITION):
             raise HTTPException(404, f"triage {triage_id} not found") from exc
-        raise
-
-
-async def _journey_state(services: ApiServices, journey_id: str) -> Any:
-    handle = services.client().get_workflow_handle_for(PatientJourney.run, journey_id)
-    try:
-        return await handle.query(PatientJourney.state)
-    except RPCError as exc:
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            raise HTTPException(404, f"journey {journey_id} not found") from exc
         raise
 
 
