@@ -6,7 +6,9 @@ for a nurse of that ward, completed through the ``complete_task`` update.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -28,9 +30,12 @@ with workflow.unsafe.imports_passed_through():
         TaskCompletionResult,
         TaskRecord,
     )
-    from workflows.options import STORAGE
+    from workflows.options import LOCAL_STORAGE, STORAGE
 
 BED_TASK = "bed-management"
+#: Patch: the admission's storage writes run as local activities (one workflow task for the whole run).
+LOCAL_WRITES = "admission-local-storage"
+R = TypeVar("R")
 
 
 @workflow.defn(name="AdmissionWorkflow")
@@ -40,33 +45,35 @@ class AdmissionWorkflow:
         self._tasks: dict[str, TaskRecord] = {}
         self._bed_id: str | None = None
         self._bed_hint = False
+        self._local = False
+
+    async def _store(self, method: Callable[[Any, Any], R], arg: Any) -> R:
+        """Run one idempotent storage write: locally since the patch, as a normal activity before it."""
+        if self._local:
+            return await workflow.execute_local_activity_method(method, arg, **LOCAL_STORAGE)
+        return await workflow.execute_activity_method(method, arg, **STORAGE)
 
     @workflow.run
     async def run(self, inp: AdmissionInput) -> AdmissionResult:
         self._inp = inp
+        self._local = workflow.patched(LOCAL_WRITES)
         ctx = AuditContext(journey_id=inp.journey_id, requested_by=inp.requested_by)
-        reg = await workflow.execute_activity_method(
-            AdmissionActivities.register_patient,
-            RegisterPatientInput(audit=ctx, patient_id=inp.patient_id, patient=inp.patient), **STORAGE)
+        reg = await self._store(AdmissionActivities.register_patient,
+                                RegisterPatientInput(audit=ctx, patient_id=inp.patient_id, patient=inp.patient))
         patient_id = reg.patient_id
-        await workflow.execute_activity_method(
-            AdmissionActivities.record_consent,
-            ConsentInput(audit=ctx, consent_id=f"consent-{inp.encounter_id}-treat", patient_id=patient_id,
-                         purpose="TREAT", granted=inp.consent), **STORAGE)
-        await workflow.execute_activity_method(
-            AdmissionActivities.create_encounter,
-            EncounterInput(audit=ctx, encounter_id=inp.encounter_id, patient_id=patient_id, ward=inp.ward,
-                           reason=inp.reason), **STORAGE)
-        care = await workflow.execute_activity_method(
-            AdmissionActivities.assign_care_team,
-            CareTeamInput(audit=ctx, encounter_id=inp.encounter_id, patient_id=patient_id, ward=inp.ward,
-                          attending=inp.attending), **STORAGE)
+        await self._store(AdmissionActivities.record_consent, ConsentInput(
+            audit=ctx, consent_id=f"consent-{inp.encounter_id}-treat", patient_id=patient_id, purpose="TREAT",
+            granted=inp.consent))
+        await self._store(AdmissionActivities.create_encounter, EncounterInput(
+            audit=ctx, encounter_id=inp.encounter_id, patient_id=patient_id, ward=inp.ward, reason=inp.reason))
+        care = await self._store(AdmissionActivities.assign_care_team, CareTeamInput(
+            audit=ctx, encounter_id=inp.encounter_id, patient_id=patient_id, ward=inp.ward,
+            attending=inp.attending))
         bed_id = await self._acquire_bed(ctx, patient_id)
         admitted_at = workflow.now()
-        await workflow.execute_activity_method(
-            AdmissionActivities.set_encounter_status,
-            EncounterStatusInput(audit=ctx, encounter_id=inp.encounter_id, patient_id=patient_id,
-                                 status="in-progress", at=admitted_at), **STORAGE)
+        await self._store(AdmissionActivities.set_encounter_status, EncounterStatusInput(
+            audit=ctx, encounter_id=inp.encounter_id, patient_id=patient_id, status="in-progress",
+            at=admitted_at))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return AdmissionResult(patient_id=patient_id, encounter_id=inp.encounter_id, ward=inp.ward, bed_id=bed_id,
                                attending=care.attending, care_team_id=care.care_team_id, admitted_at=admitted_at)
@@ -76,10 +83,8 @@ class AdmissionWorkflow:
         deadline = workflow.now() + timedelta(seconds=inp.bed_wait_deadline_seconds)
         task_id = f"{BED_TASK}-{inp.encounter_id}"
         while self._bed_id is None:
-            res = await workflow.execute_activity_method(
-                AdmissionActivities.assign_bed,
-                BedRequest(audit=ctx, encounter_id=inp.encounter_id, patient_id=patient_id, ward=inp.ward),
-                **STORAGE)
+            res = await self._store(AdmissionActivities.assign_bed, BedRequest(
+                audit=ctx, encounter_id=inp.encounter_id, patient_id=patient_id, ward=inp.ward))
             if res.bed_id:
                 self._bed_id = res.bed_id
                 break
@@ -115,11 +120,10 @@ class AdmissionWorkflow:
         """A nurse resolves the bed shortage by naming a bed of the ward that is free now."""
         task = self._tasks[done.task_id]
         inp = self._require_input()
-        res = await workflow.execute_activity_method(
-            AdmissionActivities.assign_bed,
-            BedRequest(audit=AuditContext(journey_id=inp.journey_id, requested_by=done.actor),
-                       encounter_id=inp.encounter_id, patient_id=task.patient_id, ward=inp.ward,
-                       bed_id=str(done.payload["bed_id"])), **STORAGE)
+        res = await self._store(AdmissionActivities.assign_bed, BedRequest(
+            audit=AuditContext(journey_id=inp.journey_id, requested_by=done.actor),
+            encounter_id=inp.encounter_id, patient_id=task.patient_id, ward=inp.ward,
+            bed_id=str(done.payload["bed_id"])))
         if res.bed_id is None:
             raise ApplicationError(res.reason, type="BedNotFree")
         self._bed_id = res.bed_id
@@ -144,12 +148,12 @@ class AdmissionWorkflow:
 
     async def _open_task(self, task: TaskRecord) -> None:
         self._tasks[task.id] = task
-        await workflow.execute_activity_method(AdmissionActivities.upsert_task, task, **STORAGE)
+        await self._store(AdmissionActivities.upsert_task, task)
         self._publish_task_roles()
 
     async def _close_task(self, task: TaskRecord, status: str, by: str | None) -> None:
         task.status, task.completed_by, task.completed_at = status, by, workflow.now()
-        await workflow.execute_activity_method(AdmissionActivities.upsert_task, task, **STORAGE)
+        await self._store(AdmissionActivities.upsert_task, task)
         self._publish_task_roles()
 
     def _publish_task_roles(self) -> None:
