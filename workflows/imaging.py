@@ -5,21 +5,30 @@ becomes a ServiceRequest assigned to a radiologist; the study arrives through th
 ``attach_study`` update; the pre-screen (decision support) sets the report task's priority and
 its SLA (30 min when flagged or urgent, else 24 h); a breach hands the read to another
 radiologist and is recorded; the report is the task's ``complete_task`` update.
+
+Billing: the study is charged once (``imaging:<study id>``) as soon as it is received, before the
+pre-screen and the read. Acquisition is the billable event (scanner, staff, the patient's dose);
+the pre-screen is decision support and the read may still be handed over or cut short by
+discharge, so neither decides whether the study is billed. An order revoked before its study
+arrived has no study and is never charged; one revoked after still is.
 """
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.admission import AdmissionActivities
+    from activities.billing import BillingActivities
     from activities.imaging import ImagingActivities
     from workflows import search_attributes as sa
+    from workflows.billing import BILLING_ACTIVITY
+    from workflows.billing_contracts import ChargeInput
     from workflows.contracts import AuditContext, TaskCompletion, TaskCompletionResult, TaskRecord
     from workflows.imaging_contracts import (
         CODE_PATTERN,
@@ -47,6 +56,10 @@ INFERENCE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_att
                               non_retryable_error_types=["InvalidStudy"])
 REPORT_FIELDS = {"findings_code", "impression", "conclusion", "abnormal"}
 MAX_TEXT = 4000
+#: Patch of the study charge: orders whose study arrived before it replay without one.
+STUDY_CHARGE_PATCH = "imaging-study-charge"
+#: Patch that lets a cancellation during the pre-screen end the order (it used to be taken for a failed score).
+PRESCREEN_CANCEL_PATCH = "imaging-prescreen-cancel"
 
 
 #: Tariff code (activities/billing_tariff.json) of a study by DICOM modality.
@@ -59,6 +72,7 @@ def study_charge_key(study_id: str) -> str:
 
 
 def study_charge_code(modality: str) -> str:
+    """The tariff code of a study; a modality the tariff does not price separately is ``IMG-OTHER``."""
     return CHARGE_CODES.get(modality, "IMG-OTHER")
 
 
@@ -71,6 +85,10 @@ class ImagingWorkflow:
         self._attaching = False
         self._completing = False
         self._result: ImagingResult | None = None
+        #: Modality and time of the received study, as registered: what the charge bills.
+        self._study_modality: str | None = None
+        self._received_at: datetime | None = None
+        self._charged = False
 
     @workflow.run
     async def run(self, inp: ImagingInput) -> ImagingResult:
@@ -116,6 +134,7 @@ class ImagingWorkflow:
         except ActivityError as err:
             self._attaching = False
             raise ApplicationError("the study could not be registered", type="InvalidStudy") from err
+        self._study_modality, self._received_at = att.modality or inp.modality, workflow.now()
         state.study_id, state.status = study_id, "study-received"
         return done
 
@@ -185,7 +204,10 @@ class ImagingWorkflow:
                 PrescreenInput(audit=self._audit(), study_id=state.study_id or "", patient_id=inp.patient_id),
                 start_to_close_timeout=timedelta(minutes=2), retry_policy=INFERENCE_RETRY,
                 task_queue=inp.inference_task_queue)
-        except ActivityError:
+        except ActivityError as err:
+            if is_cancelled_exception(err) and workflow.patched(PRESCREEN_CANCEL_PATCH):
+                # The order was cancelled while scoring: compensate rather than open the read.
+                raise asyncio.CancelledError from err
             workflow.logger.warning("imaging pre-screen failed; the study is read unprioritised")
             return PrescreenResult(study_id=state.study_id or "", status="unavailable")
 
@@ -245,18 +267,36 @@ class ImagingWorkflow:
         await workflow.execute_activity_method(AdmissionActivities.upsert_task, task, **STORAGE)
 
     async def _charge_study(self) -> None:
-        """Billing call point: one charge per study, once the study exists (not yet wired).
+        """Charge the received study once: ``imaging:<study id>`` priced by the registered modality.
 
-        Billing wires it here, behind ``workflow.patched("imaging-study-charge")`` so running
-        orders keep replaying: ``record_charge`` with ``ChargeInput(idempotency_key=
-        study_charge_key(study_id), code=study_charge_code(modality), encounter_id, patient_id,
-        source="imaging", source_id=study_id)``.
+        A refused charge (a business error, final) is logged and the read goes on: billing never
+        holds up care. A cancellation while charging is re-raised so the order compensates, and the
+        compensation charges again under the same key (one row however often it is delivered).
         """
-        return None
+        inp, state = self._require_input(), self._require_state()
+        if self._charged or state.study_id is None or not workflow.patched(STUDY_CHARGE_PATCH):
+            return
+        study_id = state.study_id
+        try:
+            await workflow.execute_activity_method(BillingActivities.record_charge, ChargeInput(
+                audit=AuditContext(journey_id=inp.journey_id, requested_by=inp.requested_by, purpose="HPAYMT"),
+                idempotency_key=study_charge_key(study_id), encounter_id=inp.encounter_id,
+                patient_id=inp.patient_id, code=study_charge_code(self._study_modality or inp.modality),
+                source="imaging", source_id=study_id, occurred_at=self._received_at or workflow.now()),
+                **BILLING_ACTIVITY)
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise asyncio.CancelledError from err
+            workflow.logger.warning("imaging charge refused for order %s; the study is unbilled", inp.order_id)
+        self._charged = True
 
     async def _compensate(self) -> None:
-        """Cancelled (e.g. discharge): withdraw the open read and revoke the unreported order."""
-        inp = self._require_input()
+        """Cancelled (e.g. discharge): withdraw the open read, revoke the unreported order, and bill a study
+        that did arrive (one still being registered is waited for) unless it was billed already."""
+        inp, state = self._require_input(), self._require_state()
+        if self._attaching and state.study_id is None and workflow.patched(STUDY_CHARGE_PATCH):
+            await workflow.wait_condition(lambda: not self._attaching or state.study_id is not None)
+        await self._charge_study()
         for task in self._tasks.values():
             if task.status == "open":
                 await self._close_task(task, "cancelled", None)

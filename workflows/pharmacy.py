@@ -5,6 +5,12 @@ taken once; a shortage opens a task) → one nurse administration task per sched
 dose (durable timers) → a dose not recorded by its due time plus grace escalates to
 the attending. Cancelling (the ``cancel_order`` update, or the journey cancelling the
 stage at discharge) stops future doses and returns unused stock exactly once.
+
+Billing: the dispense is charged once (``dispense:<order id>``, ``RX-DISPENSE`` per unit taken
+from stock) right after the stock movement. Units returned on cancellation are not credited: the
+billing store holds positive charges only (a tariff price and a quantity of at least one, no credit
+notes), so the bill shows what left the pharmacy; ``returned_units`` and the ``return`` stock
+movement record what came back, for a credit note once billing has one.
 """
 from __future__ import annotations
 
@@ -15,12 +21,15 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.admission import AdmissionActivities
+    from activities.billing import BillingActivities
     from activities.pharmacy import PharmacyActivities
     from workflows import search_attributes as sa
+    from workflows.billing import BILLING_ACTIVITY
+    from workflows.billing_contracts import ChargeInput
     from workflows.contracts import AuditContext, TaskCompletion, TaskCompletionResult, TaskRecord
     from workflows.options import STORAGE, STORAGE_RETRY
     from workflows.pharmacy_contracts import (
@@ -52,6 +61,11 @@ ACT: dict[str, Any] = {**STORAGE, "retry_policy": RetryPolicy(
     non_retryable_error_types=[*(STORAGE_RETRY.non_retryable_error_types or []), "UnknownDrug",
                                "InsufficientStock", "OrderClosed"])}
 SYSTEM = "hms-worker"
+#: Patch of the dispense charge: courses dispensed before it replay without one.
+DISPENSE_CHARGE_PATCH = "pharmacy-dispense-charge"
+DISPENSE_CODE = "RX-DISPENSE"
+#: Patch that lets a cancellation during the dispense compensate (it used to fail the course).
+DISPENSE_CANCEL_PATCH = "pharmacy-dispense-cancel"
 
 
 @workflow.defn(name="PharmacyWorkflow")
@@ -63,6 +77,8 @@ class PharmacyWorkflow:
         self._verdict: tuple[bool, str, str | None] | None = None
         self._cancel: CancelOrder | None = None
         self._dispensed: DispenseResult | None = None
+        self._dispensed_at: datetime | None = None
+        self._charged = False
         self._units_per_dose = 1
         self._finished = False
         #: eMAR writes still in flight in update handlers; stock is reconciled only after them.
@@ -134,6 +150,7 @@ class PharmacyWorkflow:
         if self._dispensed is None:
             return None
         state.dispensed_units, state.status = self._dispensed.quantity, "dispensed"
+        self._dispensed_at = workflow.now()
         await self._charge_dispense(self._dispensed)
         return self._dispensed
 
@@ -146,17 +163,32 @@ class PharmacyWorkflow:
         except ActivityError as err:
             if isinstance(err.cause, ApplicationError):
                 raise err.cause from None
+            if is_cancelled_exception(err) and workflow.patched(DISPENSE_CANCEL_PATCH):
+                # Cancelled while taking stock: compensate (close_order returns whatever was taken).
+                raise asyncio.CancelledError from err
             raise
 
     async def _charge_dispense(self, dispensed: DispenseResult) -> None:
-        """Billing call point: exactly one charge per dispense, right after stock was taken (not yet wired).
+        """Charge the dispense once: ``RX-DISPENSE`` × the units taken from stock, under its charge key.
 
-        Billing wires it here, behind ``workflow.patched("pharmacy-dispense-charge")`` so running
-        courses keep replaying: ``record_charge`` with ``ChargeInput(idempotency_key=dispensed.charge_key,
-        code="RX-DISPENSE", quantity=dispensed.quantity, encounter_id, patient_id, source="pharmacy",
-        source_id=dispensed.order_id)``. Units returned on cancellation are in ``PharmacyResult.returned_units``.
+        A refused charge (a business error, final) is logged and the course goes on: billing never
+        holds up doses. A cancellation while charging is re-raised; ``_finish`` then charges again
+        under the same key (one row however often it is delivered).
         """
-        return None
+        inp, _ = self._require()
+        if self._charged or not workflow.patched(DISPENSE_CHARGE_PATCH):
+            return
+        try:
+            await workflow.execute_activity_method(BillingActivities.record_charge, ChargeInput(
+                audit=AuditContext(journey_id=inp.journey_id, requested_by=inp.requested_by, purpose="HPAYMT"),
+                idempotency_key=dispensed.charge_key or f"dispense:{inp.order_id}", encounter_id=inp.encounter_id,
+                patient_id=inp.patient_id, code=DISPENSE_CODE, quantity=dispensed.quantity, source="pharmacy",
+                source_id=dispensed.order_id, occurred_at=self._dispensed_at or workflow.now()), **BILLING_ACTIVITY)
+        except ActivityError as err:
+            if is_cancelled_exception(err):
+                raise asyncio.CancelledError from err
+            workflow.logger.warning("dispense charge refused for order %s; the dispense is unbilled", inp.order_id)
+        self._charged = True
 
     async def _administer(self) -> None:
         inp, state = self._require()
@@ -221,6 +253,8 @@ class PharmacyWorkflow:
 
     async def _finish(self, status: str, reason: str | None) -> PharmacyResult:
         inp, state = self._require()
+        if self._dispensed is not None:  # a charge cut short by cancellation is delivered again (same key)
+            await self._charge_dispense(self._dispensed)
         for task in [t for t in self._tasks.values() if t.status == "open"]:
             self._mark(task, "cancelled", None)
             await self._sync(task)

@@ -3,7 +3,12 @@
     HMS_TEST_DATABASE_URL=postgresql://... .venv/bin/python -m tests.replay.record_imaging
 
 An urgent chest radiograph (the real pydicom-data plate) is ordered in an admitted journey,
-pre-screened, left unread past its 30-minute SLA (escalated to radiologist-2), then reported.
+charged when the study arrives, pre-screened, left unread past its 30-minute SLA (escalated to
+radiologist-2), then reported. A second routine order receives its study (charged) and is then
+revoked by the discharge (the compensation finds the charge made).
+
+``imaging_breach_escalation_report.json`` was recorded before the ``imaging-study-charge`` patch
+and stays committed, so the unpatched path keeps replaying; this script writes the patched ones.
 """
 from __future__ import annotations
 
@@ -40,7 +45,9 @@ from workflows.imaging import ImagingWorkflow
 from workflows.imaging_contracts import report_task_id
 from workflows.journey import PatientJourney
 
-OUT = Path(__file__).with_name("histories") / "imaging_breach_escalation_report.json"
+OUT = Path(__file__).with_name("histories")
+REPORTED = OUT / "imaging_charged_breach_escalation_report.json"
+CANCELLED = OUT / "imaging_charged_cancelled_at_discharge.json"
 
 
 async def main() -> None:
@@ -70,12 +77,16 @@ async def main() -> None:
         await order.execute_update(ImagingWorkflow.complete_task, TaskCompletion(
             task_id=report_task_id(state.order_id), actor="radiologist-2", role="radiologist", payload=REPORT))
         await order.result()
-        OUT.write_text((await order.fetch_history()).to_json())
+        REPORTED.write_text((await order.fetch_history()).to_json())
+        unread = await start_order(env.client, journey, order_payload(priority="routine"))
+        await attach_dicom(engine, unread, rg1_bytes())
+        await wait_imaging(unread, lambda s: s.status == "awaiting-report")
         await journey.signal(PatientJourney.discharge, DischargeRequest(requested_by="attending-1"))
         await journey.result()
+        CANCELLED.write_text((await unread.fetch_history()).to_json())
     await env.shutdown()
     engine.dispose()
-    print(f"history written to {OUT}")
+    print(f"histories written to {REPORTED} and {CANCELLED}")
 
 
 if __name__ == "__main__":

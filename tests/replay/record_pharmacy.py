@@ -6,7 +6,11 @@ In one admitted journey: warfarin is ordered and approved; aspirin is ordered, f
 (IX-WARF-ASA) and approved with an override reason; its first dose is given, the second
 is left unrecorded past its grace (escalated to the attending, acknowledged), then the
 attending cancels the order (stock returned). Discharge then cancels the warfarin stage
-(compensation on cancellation).
+(compensation on cancellation). Each dispense is charged once (``dispense:<order id>``).
+
+``pharmacy_override_missed_cancel.json`` and ``pharmacy_cancelled_at_discharge.json`` were recorded
+before the ``pharmacy-dispense-charge`` patch and stay committed, so the unpatched path keeps
+replaying; this script writes the patched ``pharmacy_charged_*`` ones.
 """
 from __future__ import annotations
 
@@ -69,10 +73,10 @@ async def main() -> None:
         await aspirin.execute_update(PharmacyWorkflow.cancel_order,
                                      CancelOrder(requested_by="attending-1", reason="bleeding risk"))
         await aspirin.result()
-        OUT.joinpath("pharmacy_override_missed_cancel.json").write_text((await aspirin.fetch_history()).to_json())
+        OUT.joinpath("pharmacy_charged_override_missed_cancel.json").write_text((await aspirin.fetch_history()).to_json())
         await journey.signal(PatientJourney.discharge, DischargeRequest(requested_by="attending-1"))
         await journey.result()
-        OUT.joinpath("pharmacy_cancelled_at_discharge.json").write_text((await warfarin.fetch_history()).to_json())
+        OUT.joinpath("pharmacy_charged_cancelled_at_discharge.json").write_text((await warfarin.fetch_history()).to_json())
     await env.shutdown()
     engine.dispose()
     print(f"histories written to {OUT}")
