@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from activities.admission import AdmissionActivities
 from activities.audit import WorkerLedger
 from activities.billing import BillingActivities
+from activities.break_glass import BreakGlassActivities
 from activities.discharge import DischargeActivities
 from activities.imaging import ImagingActivities
 from activities.pharmacy import PharmacyActivities
@@ -27,4 +28,5 @@ def build_activities(session_factory: Callable[[], Session], ledger: Ledger, mod
     acts += PharmacyActivities(session_factory, ledger).all()
     acts += TriageActivities(session_factory, ledger, models).all()
     acts += IntakeActivities(session_factory, ledger).all()
+    acts += BreakGlassActivities(session_factory, ledger).all()
     return acts

@@ -4,6 +4,10 @@ The policy decides; the decision (allowed or denied) is appended to the ledger
 before any data leaves or changes; a denied request gets 403 with the reason.
 If either the policy engine or the ledger cannot answer, the request fails
 closed (403 or 503) and nothing is read or written.
+
+Break-glass: when the ordinary decision refuses a clinical role access to one
+patient's data and the caller holds an active grant for that patient, the policy
+decides again with the grant; an access it allows is flagged in the ledger.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from typing import Any
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
+from activities.storage import security_repo
 from api.auth import Principal
 from api.services import ApiServices, Subject
 from ledger.model import AuditEvent
@@ -53,13 +58,19 @@ async def authorize(
     subject = await run_in_threadpool(services.directory.subject, principal)
     purpose = purpose or PURPOSE_BY_ROLE.get(subject.role, "TREAT")
     now = datetime.now(UTC)
-    policy_input = {
-        "subject": subject.as_input(),
-        "action": action,
-        "resource": resource,
-        "context": {"purpose": purpose, "now": now.isoformat().replace("+00:00", "Z"), "break_glass": None},
-    }
+    context: dict[str, Any] = {"purpose": purpose, "now": now.isoformat().replace("+00:00", "Z"),
+                               "break_glass": None}
+    policy_input = {"subject": subject.as_input(), "action": action, "resource": resource, "context": context}
     decision = await run_in_threadpool(services.policy.decide, policy_input)
+    break_glass = False
+    patient_id = resource.get("patient_id")
+    if not decision.allow and isinstance(patient_id, str) and subject.role in CLINICAL_ROLES:
+        grant = await run_in_threadpool(_active_grant, services, subject.id, patient_id, now)
+        if grant is not None:
+            context["break_glass"] = grant
+            emergency = await run_in_threadpool(services.policy.decide, policy_input)
+            if emergency.allow:
+                decision, break_glass = emergency, True
     event = AuditEvent(
         event_id=uuid.uuid4().hex,
         recorded=now,
@@ -75,6 +86,7 @@ async def authorize(
         decision="allow" if decision.allow else "deny",
         reason=decision.reason,
         source="api",
+        break_glass=break_glass,
     )
     try:
         await run_in_threadpool(services.ledger.append, event)
@@ -83,6 +95,19 @@ async def authorize(
     if not decision.allow:
         raise HTTPException(403, decision.reason)
     return Granted(subject=subject, reason=decision.reason, event_id=event.event_id)
+
+
+#: Roles that may hold a break-glass grant (the policy checks again; this only skips a lookup).
+CLINICAL_ROLES = frozenset({"triage_nurse", "nurse", "attending_physician", "radiologist", "pharmacist"})
+
+
+def _active_grant(services: ApiServices, user_id: str, patient_id: str, now: datetime) -> dict[str, Any] | None:
+    with services.sessions() as s:
+        grant = security_repo.active_grant(s, user_id, patient_id, now)
+    if grant is None:
+        return None
+    return {"grant_id": grant.grant_id, "patient_id": grant.patient_id,
+            "expires_at": grant.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")}
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -15,6 +15,7 @@ from api.routes import (
     admissions,
     audit,
     billing,
+    break_glass,
     decision_support,
     discharge,
     fhir_audit,
@@ -22,6 +23,7 @@ from api.routes import (
     imaging,
     intake,
     journeys,
+    notes,
     patients,
     pharmacy,
     tasks,
@@ -42,7 +44,7 @@ def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[C
     app = FastAPI(title="HMS task API", version="1", lifespan=lifespan)
     app.state.services = services
     for module in (health, admissions, journeys, tasks, patients, decision_support, audit, fhir_audit, imaging,
-                   pharmacy, triage_flow, intake, discharge, billing):
+                   pharmacy, triage_flow, intake, discharge, billing, notes, break_glass):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from workflows.admission import AdmissionWorkflow
 from workflows.billing import BillingWorkflow
+from workflows.break_glass import BreakGlassReview
 from workflows.discharge import DischargeWorkflow
 from workflows.imaging import ImagingWorkflow
 from workflows.intake import IntakeWorkflow
@@ -11,4 +12,4 @@ from workflows.pharmacy import PharmacyWorkflow
 from workflows.triage import TriageWorkflow
 
 WORKFLOWS = [PatientJourney, AdmissionWorkflow, ImagingWorkflow, DischargeWorkflow, BillingWorkflow, PharmacyWorkflow,
-             TriageWorkflow, IntakeWorkflow]
+             TriageWorkflow, IntakeWorkflow, BreakGlassReview]

@@ -25,7 +25,7 @@ class TaskBook:
         self.completing: set[str] = set()
 
     async def open(self, *, task_id: str, type: str, role: str, patient_id: str, journey_id: str,
-                   encounter_id: str, ward: str | None, due_minutes: int, details: dict[str, Any]) -> TaskRecord:
+                   encounter_id: str | None, ward: str | None, due_minutes: int, details: dict[str, Any]) -> TaskRecord:
         """Open (or re-project, on replay-safe re-entry) a task; details carry codes and ids only."""
         now = workflow.now()
         task = self.tasks.get(task_id) or TaskRecord(

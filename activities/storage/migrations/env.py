@@ -7,6 +7,7 @@ from alembic import context
 import activities.storage.models_billing  # noqa: F401  (billing and discharge tables)
 import activities.storage.models_imaging  # noqa: F401  (imaging tables)
 import activities.storage.models_pharmacy  # noqa: F401  (pharmacy tables)
+import activities.storage.models_security  # noqa: F401  (clinical notes, break-glass grants)
 import activities.storage.models_triage  # noqa: F401  (triage and intake tables)
 from activities.storage.models import SCHEMA, Base
 

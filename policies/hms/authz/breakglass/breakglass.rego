@@ -69,6 +69,20 @@ grants contains reason if {
 }
 
 # METADATA
+# title: grants
+# description: The holder of a grant may end it early (revocation); compliance officers may too (audit area).
+grants contains reason if {
+	common.rtype == "BreakGlass"
+	common.action == "update"
+	common.clinical_role
+	holder := common.resource.holder
+	is_string(holder)
+	holder != ""
+	holder == common.subject.id
+	reason := concat("", [common.role, " may end their own break-glass grant", common.purpose_note])
+}
+
+# METADATA
 # title: denials
 # description: Break-glass is a clinical tool only.
 denials contains "break-glass is only for clinical roles" if {

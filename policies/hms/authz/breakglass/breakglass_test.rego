@@ -13,6 +13,9 @@ cases := {
 	"triage_requests": f.req(f.triage_nurse, "create", request),
 	"radiologist_requests": f.req(f.radiologist, "create", request),
 	"pharmacist_requests": f.req(f.pharmacist, "create", request),
+	"holder_ends_own_grant": f.req(f.attending2, "update", {"type": "BreakGlass", "id": "bg-1", "patient_id": "p1", "holder": "attending-2"}),
+	"other_clinician_ends_grant": f.req(f.attending1, "update", {"type": "BreakGlass", "id": "bg-1", "patient_id": "p1", "holder": "attending-2"}),
+	"holderless_grant_end": f.req(f.attending2, "update", {"type": "BreakGlass", "id": "bg-1", "patient_id": "p1"}),
 	"request_without_patient": f.req(f.attending2, "create", {"type": "BreakGlass", "patient_id": null}),
 	"billing_requests": f.req(f.billing, "create", request),
 	"manager_requests": f.req(f.manager, "create", request),
@@ -108,4 +111,10 @@ test_grant_never_helps_non_clinical_roles if {
 	f.denied("breakglass", "admin_with_grant")
 	f.denied("breakglass", "compliance_with_grant")
 	f.denied("breakglass", "registration_with_grant")
+}
+
+test_only_the_holder_ends_a_grant if {
+	f.allowed("breakglass", "holder_ends_own_grant")
+	f.denied("breakglass", "other_clinician_ends_grant")
+	f.denied("breakglass", "holderless_grant_end")
 }
