@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
@@ -16,6 +17,7 @@ from api.routes import (
     audit,
     billing,
     break_glass,
+    codec,
     decision_support,
     discharge,
     fhir_audit,
@@ -43,8 +45,11 @@ def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[C
 
     app = FastAPI(title="HMS task API", version="1", lifespan=lifespan)
     app.state.services = services
+    if services.codec_origins:  # the Temporal UI calls /codec from the browser
+        app.add_middleware(CORSMiddleware, allow_origins=list(services.codec_origins), allow_credentials=True,
+                           allow_methods=["POST"], allow_headers=["Authorization", "Content-Type", "X-Namespace"])
     for module in (health, admissions, journeys, tasks, patients, decision_support, audit, fhir_audit, imaging,
-                   pharmacy, triage_flow, intake, discharge, billing, notes, break_glass):
+                   pharmacy, triage_flow, intake, discharge, billing, notes, break_glass, codec):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)

@@ -69,6 +69,10 @@ class ApiServices:
     temporal: Client | None = None
     #: The decision-support models (``ml.runtime.ModelRegistry``), loaded once at start-up.
     models: Any = None
+    #: The Temporal payload codec (``activities.crypto.payload_codec.EncryptionCodec``) behind ``/codec``.
+    codec: Any = None
+    #: Browser origins allowed to call ``/codec`` (the Temporal UI).
+    codec_origins: tuple[str, ...] = ()
     directory: Directory = field(init=False)
 
     def __post_init__(self) -> None:

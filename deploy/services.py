@@ -51,6 +51,7 @@ def run_worker(settings: Settings) -> int:
 
 def run_api(settings: Settings) -> int:
     """Serve the task API over HTTPS, TLS 1.3 only, with the local CA's server certificate."""
+    from activities.crypto.payload_codec import EncryptionCodec
     from api.app import create_app
     from api.auth import TokenVerifier
     from api.services import ApiServices
@@ -70,7 +71,10 @@ def run_api(settings: Settings) -> int:
                            ledger=wiring.build_ledger(settings, engine), verifier=verifier,
                            index_key=wiring.index_key(settings), task_queue=settings.task_queue,
                            bed_wait_deadline_seconds=settings.bed_wait_deadline_seconds,
-                           models=ModelRegistry.load())
+                           models=ModelRegistry.load(),
+                           codec=EncryptionCodec(wiring.history_keys(settings)),
+                           codec_origins=(f"http://127.0.0.1:{settings.temporal_ui_port}",
+                                          f"http://localhost:{settings.temporal_ui_port}"))
     app = create_app(services, wiring.temporal_connector(settings))
     run_uvicorn_tls13(app, settings.host, settings.api_port, ensure_tls(settings))
     return 0

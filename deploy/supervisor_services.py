@@ -70,7 +70,9 @@ def temporal_argv(settings: Settings) -> list[str]:
     argv = [temporal_binary(), "server", "start-dev", "--ip", settings.host,
             "--db-filename", str(settings.temporal_db_file), "--port", str(settings.temporal_port),
             "--ui-port", str(settings.temporal_ui_port), "--namespace", settings.temporal_namespace,
-            "--ui-disable-news-fetch", "--log-level", "warn"]
+            "--ui-disable-news-fetch", "--log-level", "warn",
+            # Payloads are encrypted; the UI asks the API's codec endpoint, which decodes only per policy.
+            "--ui-codec-endpoint", f"{settings.api_base_url}/codec"]
     for name, kind in SEARCH_ATTRIBUTES.items():
         argv += ["--search-attribute", f"{name}={kind}"]
     return argv

@@ -1,12 +1,14 @@
 """The composition root: builds engines, the ledger, the policy engine and clients from Settings."""
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
+from pathlib import Path
 
 import sqlalchemy as sa
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from activities.crypto.keyring import KeyRingFile
+from activities.crypto.payload_codec import encrypted_data_converter
 from activities.storage.db import make_engine
 from activities.storage.identity import load_or_create_index_key
 from deploy.settings import Settings
@@ -41,9 +43,20 @@ def build_policy(settings: Settings) -> PolicyEngine:
     return build_engine(settings.opa_url)
 
 
+def history_keys(settings: Settings) -> KeyRingFile:
+    """The key ring of the Temporal payload codec (``$HMS_HOME/keys/history-codec.json``), one per process."""
+    return _key_ring(settings.keys_dir / "history-codec.json")
+
+
+@cache
+def _key_ring(path: Path) -> KeyRingFile:
+    return KeyRingFile(path, "hist")
+
+
 async def connect_temporal(settings: Settings) -> Client:
+    """A client whose every payload (inputs, results, signals, updates, failure messages) is encrypted."""
     return await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace,
-                                data_converter=pydantic_data_converter)
+                                data_converter=encrypted_data_converter(history_keys(settings)))
 
 
 def temporal_connector(settings: Settings):  # noqa: ANN201 - a zero-argument coroutine factory

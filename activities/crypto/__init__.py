@@ -1,0 +1,1 @@
+"""Encryption of patient data: key rings and the Temporal payload codec."""
