@@ -6,6 +6,7 @@ commits before its ledger entry, which carries ids only.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlalchemy.orm import Session
 from temporalio import activity
@@ -21,7 +22,10 @@ from workflows.discharge_contracts import (
     PendingResultsResult,
     SummaryInput,
     SummaryResult,
+    WaitingAdmissionsInput,
+    WaitingAdmissionsResult,
 )
+from workflows.stages import StageStatus
 
 
 class DischargeActivities:
@@ -34,7 +38,7 @@ class DischargeActivities:
     @activity.defn(name="check_pending_results")
     def check_pending_results(self, inp: PendingResultsInput) -> PendingResultsResult:
         """Critical results still pending: running imaging, or a flagged study not yet reported."""
-        return PendingResultsResult(blockers=pending_results(inp.stages))
+        return PendingResultsResult(blockers=pending_results([_checkable(st) for st in inp.stages]))
 
     @activity.defn(name="generate_discharge_summary")
     def generate_discharge_summary(self, inp: SummaryInput) -> SummaryResult:
@@ -70,6 +74,30 @@ class DischargeActivities:
                                          resource_id=inp.encounter_id, patient_id=inp.patient_id))
         return BedHandoverResult(bed_id=bed_id, status="available")
 
+    @activity.defn(name="waiting_admissions")
+    def waiting_admissions(self, inp: WaitingAdmissionsInput) -> WaitingAdmissionsResult:
+        """Admissions on the ward still waiting for a bed (a read of ids; nothing changes, nothing to audit)."""
+        with self._sessions() as s:
+            found = repo.waiting_admissions(s, inp.ward, inp.freed_by_encounter_id, inp.limit)
+        return WaitingAdmissionsResult(encounter_ids=found)
+
     def all(self) -> list[Callable[..., object]]:
         return [self.check_pending_results, self.generate_discharge_summary, self.start_bed_cleaning,
-                self.release_bed]
+                self.release_bed, self.waiting_admissions]
+
+
+def _checkable(stage: StageStatus) -> StageStatus:
+    """An imaging stage as the check reads it.
+
+    The journey keeps ImagingWorkflow's summary (``ai_flagged``, ``report_id``, …); the check reads
+    ``flagged`` and ``reported``. Fields the summary already names that way are left alone.
+    """
+    result = stage.result
+    if stage.kind != "imaging" or not result:
+        return stage
+    extra = {}
+    if "flagged" not in result and "priority" not in result and "ai_flagged" in result:
+        extra["flagged"] = bool(result.get("ai_flagged"))
+    if "reported" not in result and "report_status" not in result and "report_id" in result:
+        extra["reported"] = result.get("report_id") is not None
+    return replace(stage, result={**result, **extra}) if extra else stage

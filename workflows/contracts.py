@@ -35,6 +35,10 @@ class JourneyInput:
     attending: str | None = None
     bed_wait_deadline_seconds: int = 1800
     bed_retry_seconds: int = 60
+    #: Continue as new once the history has this many events (None: when the server suggests it).
+    continue_as_new_after_events: int | None = None
+    #: The state a continued-as-new run carries on with (admission is not run again).
+    resume: JourneyState | None = None
 
 
 @dataclass
@@ -78,6 +82,12 @@ class JourneyState:
     failure: str | None = None
     care_team_id: str | None = None
     stages: list[StageStatus] = field(default_factory=list)
+    #: The discharge checklist child (kind ``discharge``), once the journey started one.
+    discharge: StageStatus | None = None
+    #: ``BillingWorkflow`` started when the checklist completed (it outlives the journey).
+    billing_workflow_id: str | None = None
+    #: How many times this journey continued as new (a long stay).
+    continued: int = 0
 
 
 @dataclass

@@ -3,7 +3,13 @@
 Checklist: no pending critical results (re-checked whenever the journey sends its
 stages), medication reconciliation and follow-up (attending tasks), the discharge
 summary (a FHIR Composition). Then the bed goes to cleaning (a nurse task on the
-ward; completing it frees the bed) and the encounter is finished.
+ward; completing it frees the bed), admissions waiting for a bed on that ward are
+woken (their ``bed_available`` signal, so they need not sit out their retry
+interval), and the encounter is finished.
+
+The journey starts it as a child (``PatientJourney.start_discharge``) and sends it
+its stages whenever one ends; a discharge started outside a journey can still
+signal the journey and start billing itself (``DischargeInput``'s flags).
 """
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -37,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         PendingResultsInput,
         StagesUpdate,
         SummaryInput,
+        WaitingAdmissionsInput,
     )
     from workflows.options import STORAGE
     from workflows.stages import StageStatus  # imported directly so the sandbox resolves the contracts' types
@@ -46,6 +53,28 @@ MED_REC = "medication-reconciliation"
 FOLLOW_UP = "follow-up"
 CLEANING = "bed-cleaning"
 CLINIC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,79}$")
+#: Patch: a bed freed by cleaning wakes the admissions waiting on its ward.
+WAKE_ADMISSIONS = "discharge-wakes-admissions"
+
+
+async def wake_waiting_admissions(ward: str, freed_by: str) -> list[str]:
+    """Signal ``bed_available`` to the admissions waiting for a bed on ``ward``; returns those reached.
+
+    Each woken admission tries for a bed at once; one that has meanwhile got a bed or ended is skipped.
+    """
+    found = await workflow.execute_activity_method(
+        DischargeActivities.waiting_admissions, WaitingAdmissionsInput(ward=ward, freed_by_encounter_id=freed_by),
+        **STORAGE)
+    reached = await asyncio.gather(*(_nudge(enc) for enc in found.encounter_ids))
+    return [enc for enc, ok in zip(found.encounter_ids, reached, strict=True) if ok]
+
+
+async def _nudge(encounter_id: str) -> bool:
+    try:
+        await workflow.get_external_workflow_handle(f"admission-{encounter_id}").signal("bed_available")
+    except FailureError:  # not found, or it ended meanwhile: nobody to wake
+        return False
+    return True
 
 
 @workflow.defn(name="DischargeWorkflow")
@@ -89,6 +118,8 @@ class DischargeWorkflow:
             if cleaning.bed_id:
                 await self._open(CLEANING, "nurse", {"bed_id": cleaning.bed_id})
                 await workflow.wait_condition(lambda: self._released)
+                if workflow.patched(WAKE_ADMISSIONS):
+                    await wake_waiting_admissions(inp.ward, inp.encounter_id)
             prog.step = "finishing"
             finished_at = workflow.now()
             await workflow.execute_activity_method(

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from workflows.contracts import AuditContext
+from workflows.contracts import AuditContext, JourneyState
 from workflows.stages import StageStatus
 
 
@@ -14,9 +14,11 @@ class DischargeInput:
     """The journey context (``JourneyContext`` fields), who starts the discharge, and the stages so far.
 
     ``medication_orders`` adds active orders the stages do not show; running pharmacy stages are
-    active orders too. ``notify_journey`` signals the journey's ``discharge`` when done (for a
-    discharge started outside the journey); ``start_billing`` starts ``BillingWorkflow`` as an
-    abandoned child when done (for a journey that does not start billing itself).
+    active orders too. The journey starts discharge as its child (``start_discharge``) and
+    leaves both flags off: it ends the stay and starts billing itself when the child completes.
+    They remain for discharges started outside a journey (the route before the journey owned
+    discharge, and their histories): ``notify_journey`` signals the journey's ``discharge`` when
+    done; ``start_billing`` starts ``BillingWorkflow`` as an abandoned child when done.
     """
 
     journey_id: str
@@ -32,6 +34,52 @@ class DischargeInput:
     notify_journey: bool = False
     start_billing: bool = False
     task_due_minutes: int = 120
+
+
+@dataclass
+class DischargePlanRequest:
+    """The body of the journey's ``start_discharge`` update."""
+
+    requested_by: str
+    #: Active medication orders to reconcile beyond the journey's running pharmacy stages.
+    medication_orders: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DischargePlanStatus:
+    """What ``start_discharge`` answers: the checklist child and whether this call started it."""
+
+    workflow_id: str
+    #: ``started`` (this call started the checklist) or ``refreshed`` (it ran; its stages were re-sent).
+    status: str
+    discharge: StageStatus | None = None
+
+
+def discharge_workflow_id(encounter_id: str) -> str:
+    return f"discharge-{encounter_id}"
+
+
+def discharge_input_for(state: JourneyState, request: DischargePlanRequest) -> DischargeInput:
+    """The checklist's input from the journey as it is now (its stages so far); the journey ends the stay."""
+    return DischargeInput(
+        journey_id=state.journey_id, patient_id=state.patient_id, encounter_id=state.encounter_id, ward=state.ward,
+        requested_by=request.requested_by, attending=state.attending, care_team_id=state.care_team_id,
+        bed_id=state.bed_id, stages=list(state.stages), medication_orders=list(request.medication_orders))
+
+
+@dataclass
+class WaitingAdmissionsInput:
+    """Which ward just freed a bed, and the stay that freed it (never a waiting one itself)."""
+
+    ward: str
+    freed_by_encounter_id: str | None = None
+    limit: int = 25
+
+
+@dataclass
+class WaitingAdmissionsResult:
+    #: Encounters planned on the ward that hold no bed yet, oldest first (ids only).
+    encounter_ids: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -53,6 +53,16 @@ def release_bed(session: Session, encounter_id: str, by: str | None, at: datetim
     return session.scalar(sa.select(BedCleaning.bed_id).where(BedCleaning.encounter_id == encounter_id))
 
 
+def waiting_admissions(session: Session, ward: str, exclude: str | None = None, limit: int = 25) -> list[str]:
+    """Stays planned on the ward that hold no bed yet (admissions waiting for one), oldest first."""
+    holds_bed = sa.exists().where(Bed.encounter_id == Encounter.id)
+    query = (sa.select(Encounter.id).where(Encounter.ward_id == ward, Encounter.status == "planned", ~holds_bed)
+             .order_by(Encounter.created_at, Encounter.id).limit(limit))
+    if exclude:
+        query = query.where(Encounter.id != exclude)
+    return list(session.scalars(query))
+
+
 def cleaning_status(session: Session, bed_id: str) -> str | None:
     return session.scalar(sa.select(BedCleaning.status).where(BedCleaning.bed_id == bed_id)
                           .order_by(BedCleaning.started_at.desc()).limit(1))

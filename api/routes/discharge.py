@@ -1,8 +1,9 @@
 """Discharge: the attending starts the checklist; the care team reads the discharge summary.
 
-``POST /api/v1/journeys/{id}/discharge-plan`` starts ``DischargeWorkflow`` (id
-``discharge-<encounter id>``) from the journey's state and stages; calling it again
-sends the journey's current stages so pending results are re-checked.
+``POST /api/v1/journeys/{id}/discharge-plan`` asks the journey to start ``DischargeWorkflow``
+as its child (id ``discharge-<encounter id>``, the journey's ``start_discharge`` update);
+calling it again makes the journey re-send its current stages so pending results are
+re-checked. The journey refuses (409) unless the patient is admitted.
 """
 from __future__ import annotations
 
@@ -11,10 +12,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import WorkflowHandle
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from activities.storage import discharge_repo
 from activities.storage import repository as repo
@@ -23,10 +21,15 @@ from api.deps import CurrentUser, Services
 from api.routes.resources import patient_resource
 from api.routes.stages import journey_state
 from api.services import ApiServices
+from api.updates import run_update
 from workflows.discharge import DischargeWorkflow
-from workflows.discharge_contracts import DischargeInput, StagesUpdate
+from workflows.discharge_contracts import DischargePlanRequest, DischargePlanStatus
+from workflows.journey import PatientJourney
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["discharge"])
+
+#: How the journey's refusal of ``start_discharge`` maps to HTTP.
+DISCHARGE_ERRORS = {"JourneyNotReady": 409, "NotStarted": 409, "InvalidDischargePlan": 422}
 
 
 class DischargePlanIn(BaseModel):
@@ -43,33 +46,21 @@ async def start_discharge(journey_id: str, user: CurrentUser, services: Services
     resource = await run_in_threadpool(patient_resource, services, "Encounter", state.patient_id,
                                        state.encounter_id, default_ward=state.ward)
     await authorize(services, user, action="update", resource=resource, subtype="encounter.discharge-plan")
-    if state.stage != "admitted":
-        raise HTTPException(409, f"journey {journey_id} is at stage {state.stage!r}, not admitted")
-    workflow_id = f"discharge-{state.encounter_id}"
-    inp = DischargeInput(
-        journey_id=state.journey_id, patient_id=state.patient_id, encounter_id=state.encounter_id, ward=state.ward,
-        requested_by=user.user_id, attending=state.attending, care_team_id=state.care_team_id, bed_id=state.bed_id,
-        stages=list(state.stages), medication_orders=list(body.medication_orders) if body else [],
-        notify_journey=True, start_billing=True)
     client = services.client()
+    plan = DischargePlanRequest(requested_by=user.user_id,
+                                medication_orders=list(body.medication_orders) if body else [])
+    started: DischargePlanStatus = await run_update(
+        client.get_workflow_handle_for(PatientJourney.run, journey_id), PatientJourney.start_discharge, plan,
+        errors=DISCHARGE_ERRORS, ended=f"journey {journey_id} has ended", result_type=DischargePlanStatus)
+    step, blockers = "starting", []
     try:
-        # One discharge per stay: a finished one is not started again.
-        handle: WorkflowHandle = await client.start_workflow(
-            DischargeWorkflow.run, inp, id=workflow_id, task_queue=services.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
-        status = "started"
-    except WorkflowAlreadyStartedError:
-        handle = client.get_workflow_handle_for(DischargeWorkflow.run, workflow_id)
-        try:
-            await handle.signal(DischargeWorkflow.stages_changed, StagesUpdate(stages=list(state.stages)))
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise HTTPException(409, f"the discharge of journey {journey_id} has already ended") from exc
-            raise
-        status = "refreshed"
-    progress = await handle.query(DischargeWorkflow.progress)
-    return {"journey_id": journey_id, "workflow_id": workflow_id, "status": status, "step": progress.step,
-            "blockers": progress.blockers}
+        progress = await client.get_workflow_handle_for(DischargeWorkflow.run, started.workflow_id).query(
+            DischargeWorkflow.progress)
+        step, blockers = progress.step, progress.blockers
+    except RPCError:  # the checklist has not run its first task yet: it is starting
+        pass
+    return {"journey_id": journey_id, "workflow_id": started.workflow_id, "status": started.status, "step": step,
+            "blockers": blockers}
 
 
 @router.get("/{journey_id}/discharge-summary")
