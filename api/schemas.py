@@ -79,6 +79,19 @@ class TaskOut(BaseModel):
     details: dict[str, Any]
 
 
+class StageOut(BaseModel):
+    """One stage child of a journey (imaging, pharmacy, triage, discharge); ``result`` holds codes only."""
+
+    kind: str
+    stage_id: str
+    workflow_id: str
+    status: str
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    failure: str | None = None
+    result: dict[str, Any] = {}
+
+
 class JourneyOut(BaseModel):
     journey_id: str
     patient_id: str
@@ -90,6 +103,9 @@ class JourneyOut(BaseModel):
     attending: str | None
     failure: str | None
     tasks: list[TaskOut]
+    stages: list[StageOut] = []
+    discharge: StageOut | None = None
+    billing_workflow_id: str | None = None
 
 
 class TaskCompleteOut(BaseModel):

@@ -9,10 +9,11 @@ from api.access import authorize
 from api.deps import CurrentUser, Services
 from api.routes.resources import patient_resource
 from api.routes.stages import journey_state
-from api.schemas import DischargeIn, JourneyOut, TaskOut
+from api.schemas import DischargeIn, JourneyOut, StageOut, TaskOut
 from api.services import ApiServices
 from workflows.contracts import DischargeRequest
 from workflows.journey import PatientJourney
+from workflows.stages import StageStatus
 
 router = APIRouter(prefix="/api/v1/journeys", tags=["journeys"])
 
@@ -27,7 +28,15 @@ async def get_journey(journey_id: str, user: CurrentUser, services: Services) ->
     tasks = await run_in_threadpool(_tasks, services, journey_id)
     return JourneyOut(journey_id=state.journey_id, patient_id=state.patient_id, encounter_id=state.encounter_id,
                       stage=state.stage, status=state.status, ward=state.ward, bed_id=state.bed_id,
-                      attending=state.attending, failure=state.failure, tasks=tasks)
+                      attending=state.attending, failure=state.failure, tasks=tasks,
+                      stages=[_stage(s) for s in state.stages],
+                      discharge=_stage(state.discharge) if state.discharge else None,
+                      billing_workflow_id=state.billing_workflow_id)
+
+
+def _stage(s: StageStatus) -> StageOut:
+    return StageOut(kind=s.kind, stage_id=s.stage_id, workflow_id=s.workflow_id, status=s.status,
+                    started_at=s.started_at, ended_at=s.ended_at, failure=s.failure, result=dict(s.result))
 
 
 @router.post("/{journey_id}/discharge", status_code=202)

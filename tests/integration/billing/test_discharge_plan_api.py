@@ -57,6 +57,8 @@ async def test_discharge_plan_runs_as_the_journeys_stage(api: httpx.AsyncClient,
     assert again.status_code == 202 and again.json()["status"] == "refreshed" and again.json()["blockers"] == []
     journey = (await api.get(f"/api/v1/journeys/{journey_id}", headers=attending)).json()
     assert journey["stage"] == "discharging"
+    assert journey["discharge"]["kind"] == "discharge" and journey["discharge"]["status"] == "running"
+    assert journey["discharge"]["workflow_id"] == f"discharge-{journey['encounter_id']}"
     # While the checklist runs, the direct discharge is refused too.
     order = await api.post(f"/api/v1/journeys/{journey_id}/discharge", json={}, headers=attending)
     assert order.status_code == 409
