@@ -75,7 +75,8 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from deploy.demo import run_demo
 
-    return run_demo(settings, patients=args.patients)
+    return run_demo(settings, patients=args.patients, seed=args.seed, concurrency=args.concurrency,
+                    step_timeout=args.step_timeout, journey_timeout=args.timeout, report=args.report)
 
 
 def _ml(args: argparse.Namespace, settings: Settings) -> int:
@@ -130,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
         ex.add_argument(flag)
     demo = add("demo", _demo, "run N complete patient journeys through the API")
     demo.add_argument("--patients", type=int, default=5)
+    demo.add_argument("--seed", type=int, default=None, help="scenario mix (deterministic; default fixed)")
+    demo.add_argument("--concurrency", type=int, default=8, help="journeys at once (default 8)")
+    demo.add_argument("--step-timeout", type=float, default=120.0, help="seconds to wait for any one step")
+    demo.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per journey")
+    demo.add_argument("--report", help="also write the summary as JSON to this file")
     ml = add("ml", _ml, "train or evaluate the decision-support models")
     ml_sub = ml.add_subparsers(dest="ml_command", required=True)
     tr = ml_sub.add_parser("train")

@@ -1,9 +1,15 @@
-"""A small HTTPS client of the task API for the demo and the benchmarks (verifies the local CA)."""
+"""A small HTTPS client of the task API for the demo and the benchmarks (verifies the local CA).
+
+Every call names the demo user making it: each clinical role works with its own token,
+so the policy and the ledger see the same people the hospital would.
+"""
 from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 import uuid
+from collections.abc import Awaitable
 from datetime import date
 from typing import Any
 
@@ -15,6 +21,8 @@ from deploy.tokens import issue_token, issuer_key
 DEMO_WARDS = ("medical", "surgical", "emergency", "icu", "psychiatry")
 GIVEN = ("Asha", "Ravi", "Meera", "Arjun", "Lena", "Tomas", "Aiko", "Sofia", "Kwame", "Nadia")
 FAMILY = ("Verma", "Iyer", "Okafor", "Novak", "Silva", "Tanaka", "Haddad", "Larsen", "Mensah", "Rossi")
+#: Answers worth retrying: the API or an engine behind it is momentarily unavailable.
+TRANSIENT = (502, 503, 504)
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
@@ -23,17 +31,59 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     return ctx
 
 
+class ApiError(RuntimeError):
+    """A call answered with an unexpected status; the message carries the method, path, status and detail."""
+
+    def __init__(self, method: str, path: str, status: int, detail: str) -> None:
+        super().__init__(f"{method} {path} → {status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
 class ApiClient:
     """Tokens per demo user, cached for most of their lifetime."""
 
-    def __init__(self, settings: Settings, *, limit: int = 64) -> None:
+    def __init__(self, settings: Settings, *, limit: int = 64, poll_interval: float = 0.1,
+                 max_poll_interval: float = 0.5) -> None:
         self._settings = settings
         self._key = issuer_key(settings)
+        self._tokens: dict[tuple[str, str], tuple[float, str]] = {}
         self._http = httpx.AsyncClient(base_url=settings.api_base_url, verify=tls_context(settings), timeout=60,
                                        limits=httpx.Limits(max_connections=limit))
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
 
     def headers(self, user: str, role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_token(self._settings, user, role, key=self._key)}"}
+        ttl = self._settings.token_ttl_seconds
+        cached = self._tokens.get((user, role))
+        if cached is None or time.monotonic() - cached[0] > ttl / 3:
+            cached = (time.monotonic(), issue_token(self._settings, user, role, key=self._key))
+            self._tokens[(user, role)] = cached
+        return {"Authorization": f"Bearer {cached[1]}"}
+
+    async def call(self, method: str, path: str, user: str, role: str, *, json: Any = None,
+                   content: bytes | None = None, content_type: str | None = None, params: dict[str, Any] | None = None,
+                   ok: tuple[int, ...] = (200, 201, 202), attempts: int = 5) -> Any:
+        """One API call as ``user``; retried a few times on a transient 5xx or a dropped connection."""
+        headers = self.headers(user, role)
+        if content_type:
+            headers["Content-Type"] = content_type
+        delay = 0.2
+        for attempt in range(attempts):
+            try:
+                r = await self._http.request(method, path, json=json, content=content, params=params,
+                                             headers=headers)
+            except (httpx.TransportError, httpx.TimeoutException) as exc:
+                if attempt == attempts - 1:
+                    raise ApiError(method, path, 0, f"{type(exc).__name__}") from exc
+            else:
+                if r.status_code in ok:
+                    return r.json() if r.content else None
+                if r.status_code not in TRANSIENT or attempt == attempts - 1:
+                    raise ApiError(method, path, r.status_code, _detail(r))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
 
     async def admit(self, n: int, ward: str | None = None) -> dict[str, Any]:
         body = synthetic_admission(n, ward)
@@ -65,8 +115,63 @@ class ApiClient:
                                   headers=self.headers(attending, "attending_physician"))
         r.raise_for_status()
 
+    # --- the task inbox -------------------------------------------------------------------------
+
+    async def tasks(self, user: str, role: str, *, patient: str | None = None,
+                    task_role: str | None = None) -> list[dict[str, Any]]:
+        """Open tasks in ``user``'s inbox (optionally one patient's, or one role's)."""
+        params = {k: v for k, v in (("patient", patient), ("role", task_role)) if v}
+        return await self.call("GET", "/api/v1/tasks", user, role, params=params)
+
+    async def wait_task(self, user: str, role: str, *, patient: str, task_type: str, timeout: float,
+                        match: dict[str, Any] | None = None, task_role: str | None = None) -> dict[str, Any]:
+        """Poll the inbox until an open task of ``task_type`` (whose details contain ``match``) appears."""
+        async def find() -> dict[str, Any] | None:
+            for t in await self.tasks(user, role, patient=patient, task_role=task_role):
+                if t["type"] == task_type and all(t["details"].get(k) == v for k, v in (match or {}).items()):
+                    return t
+            return None
+
+        return await self.poll(find, timeout, f"no {task_type} task reached the {role} inbox")
+
+    async def complete(self, task: dict[str, Any], user: str, role: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return await self.call("POST", f"/api/v1/tasks/{task['id']}/complete", user, role, json=payload)
+
+    async def poll(self, probe: Any, timeout: float, what: str) -> Any:
+        """Await ``probe()`` until it returns something other than None, backing off up to the max interval."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        interval = self.poll_interval
+        while True:
+            found = await probe()
+            if found is not None:
+                return found
+            if loop.time() > deadline:
+                raise TimeoutError(f"{what} within {timeout:g} s")
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, self.max_poll_interval)
+
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+async def or_none(call: Awaitable[Any], statuses: tuple[int, ...] = (404,)) -> Any:
+    """The call's answer, or None when it answers one of ``statuses`` (the thing is not there yet)."""
+    try:
+        return await call
+    except ApiError as exc:
+        if exc.status in statuses:
+            return None
+        raise
+
+
+def _detail(r: httpx.Response) -> str:
+    try:
+        body = r.json()
+    except ValueError:
+        return r.text[:200]
+    detail = body.get("detail") if isinstance(body, dict) else body
+    return str(detail)[:300]
 
 
 def synthetic_admission(n: int, ward: str | None = None) -> dict[str, Any]:
