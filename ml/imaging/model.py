@@ -1,10 +1,14 @@
 """The pre-screen network (training side only: imports torch).
 
 A small fully convolutional network produces a 16×16 map of anomaly logits over the 128×128 input;
-the image logit is a log-sum-exp pooling of that map. Pooling a map (rather than a dense head) lets
+the image logit is a log-mean-exp pooling of that map. Pooling a map (rather than a dense head) lets
 one small lesion decide the score wherever it lies, gives the runtime a heatmap for free, and lets
 training supervise the map with the generator's anomaly masks, which teaches far faster than
 image labels alone.
+
+The pool's sharpness is 1, so it works as a soft count: every hot cell adds to the image logit,
+and a plate with one more lesion scores higher even when it already has others (a sharper pool is
+a soft maximum, blind to a second lesion that is no hotter than the first).
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import math
 import torch
 from torch import nn
 
-LSE_SHARPNESS = 4.0
+LSE_SHARPNESS = 1.0
 
 
 def _block(c_in: int, c_out: int, dilation: int = 1) -> nn.Sequential:

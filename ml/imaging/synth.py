@@ -8,9 +8,12 @@ units (higher = more attenuating) from:
 * two lung fields (superellipses with a domed diaphragm and a tapered apex, cut by the heart);
 * a mediastinum, a spine with vertebral texture, a heart of varying size;
 * normal variants that must not count as findings: basal greying, breast shadows, prominent hila
-  and vessels, scapular margins;
+  and vessels, scapular margins, gastric and bowel gas below the diaphragm;
 * 9–11 posterior ribs per side (curved cortical bands), fainter anterior ribs, two clavicles;
-* anomalies from :mod:`ml.imaging.anomalies` (nodules, patchy opacities, effusion-like whitening);
+* anomalies from :mod:`ml.imaging.anomalies` (nodules, patchy opacities, effusion-like whitening):
+  an abnormal plate carries one to three findings, of one kind or several, because real abnormal
+  plates often do — a model that has only seen one finding per plate learns that a second lesion
+  makes the first less likely, and a lesion added to an already abnormal plate lowers its score;
 * exposure variation: gamma, gain, a low-frequency heel-effect gradient, blur and detector noise.
 
 It is then encoded as stored DICOM values, randomly MONOCHROME1 or MONOCHROME2, with random rescale
@@ -91,6 +94,7 @@ def chest(shape: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray,
         ribs += 1.2 * np.exp(-(((yy - clav) / 0.015) ** 2)) * (lateral > 0.03) * (lateral < 0.3)
     d += u(0.05, 0.09) * ribs * body
     d += _normal_variants(yy, xx, lungs, cx, lung_top, lung_bot, unit, rng) * body
+    d -= _abdominal_gas(yy, xx, cx, half, lung_bot, unit, rng) * body * (1 - lungs)
     return d.astype(np.float32), np.clip(lungs, 0, 1).astype(np.float32), unit
 
 
@@ -116,18 +120,52 @@ def _normal_variants(yy: np.ndarray, xx: np.ndarray, lungs: np.ndarray, cx: floa
     return d
 
 
-def synth_case(rng: np.random.Generator, anomalous: bool, kind: str | None = None) -> SynthCase:
-    """Generate one plate; ``kind`` forces an anomaly type, else one is drawn uniformly."""
+def _abdominal_gas(yy: np.ndarray, xx: np.ndarray, cx: float, half: float, lung_bot: float, unit: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Air below the diaphragm, a normal finding: a gastric bubble under the left hemidiaphragm (the
+    side of the heart, image right on a PA plate) and a few lobulated colonic gas patches lower down."""
+    u = rng.uniform
+    d = np.zeros(np.broadcast_shapes(yy.shape, xx.shape), dtype=np.float32)
+    if rng.random() < 0.7:
+        gx, gy = cx + u(0.1, 0.25), lung_bot + u(0.03, 0.09)
+        ell = np.hypot((xx - gx) / u(0.04, 0.1), (yy - gy) / u(0.025, 0.06)) - 1
+        d += u(0.3, 0.8) * unit * _soft(ell, 0.01)
+    for _ in range(int(rng.integers(0, 5))):
+        bx, by, r = cx + u(-0.8, 0.8) * half, lung_bot + u(0.08, 0.35), u(0.02, 0.06)
+        theta = np.arctan2(yy - by, xx - bx)
+        lobes = 1.0 + 0.2 * np.sin(int(rng.integers(2, 6)) * theta + u(0, 2 * np.pi))
+        d += u(0.15, 0.6) * unit * _soft(np.hypot(xx - bx, yy - by) / (r * lobes) - 1, 0.03)
+    return d
+
+
+FINDINGS_PER_PLATE = (1, 2, 3)
+FINDINGS_P = (0.6, 0.3, 0.1)
+
+
+def plate_density(rng: np.random.Generator, anomalous: bool, kind: str | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, str | None]:
+    """A chest in density units with its findings: (density, lung mask, unit, finding mask, first kind).
+
+    An abnormal plate carries 1–3 findings (60/30/10 %); ``kind`` forces the first one's type, else
+    each is drawn uniformly."""
     h = int(rng.integers(160, 321))
     shape = (h, int(np.clip(h * rng.uniform(0.85, 1.15), 160, 360)))
     density, lungs, unit = chest(shape, rng)
     mask = np.zeros(shape, dtype=bool)
-    if anomalous:
-        kind = kind or str(rng.choice(KINDS))
-        added, mask = paint(kind, lungs, unit, rng)
-        density = density + added
-    else:
-        kind = None
+    if not anomalous:
+        return density, lungs, unit, mask, None
+    kind = kind or str(rng.choice(KINDS))
+    count = int(rng.choice(FINDINGS_PER_PLATE, p=FINDINGS_P))
+    for k in [kind] + [str(rng.choice(KINDS)) for _ in range(count - 1)]:
+        added, region = paint(k, lungs, unit, rng)
+        density, mask = density + added, mask | region
+    return density, lungs, unit, mask, kind
+
+
+def acquire(density: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, PixelMeta]:
+    """Expose and store a density image: heel effect, blur, gamma, gain, noise, then DICOM-style
+    stored values (MONOCHROME1/2, rescale slope/intercept, optional window)."""
+    shape = density.shape
     yy, xx = grid(shape)
     heel = 1.0 + rng.uniform(-0.08, 0.08) * (yy - 0.5) + rng.uniform(-0.05, 0.05) * (xx - 0.5)
     density = box_blur(np.clip(density * heel, 0, None), int(rng.integers(0, 2)))
@@ -143,8 +181,19 @@ def synth_case(rng: np.random.Generator, anomalous: bool, kind: str | None = Non
     if rng.random() < 0.5:
         lo, hi = np.percentile(real, [0.2, 99.8])
         window = ((lo + hi) / 2 * rng.uniform(0.95, 1.05), (hi - lo) * rng.uniform(1.0, 1.4))
-    meta = PixelMeta(photometric, slope, intercept, *window)
-    return SynthCase(stored, meta, int(anomalous), kind, mask)
+    return stored, PixelMeta(photometric, slope, intercept, *window)
+
+
+def synth_case(rng: np.random.Generator, anomalous: bool, kind: str | None = None) -> SynthCase:
+    """Generate one plate (see :func:`plate_density`); ``kind`` records its first finding and ``mask``
+    covers them all."""
+    density, _, _, mask, kind = plate_density(rng, anomalous, kind)
+    return SynthCase(*acquire(density, rng), int(anomalous), kind, mask)
+
+
+def model_input(case: SynthCase) -> np.ndarray:
+    """The runtime's own preprocessing of a generated plate: ``(1, 128, 128)``."""
+    return to_model_input(to_display(case.pixels, case.meta))[0]
 
 
 def make_dataset(n: int, seed: int, anomaly_rate: float = 0.5) -> dict[str, np.ndarray]:
@@ -155,8 +204,9 @@ def make_dataset(n: int, seed: int, anomaly_rate: float = 0.5) -> dict[str, np.n
     ys, kinds = np.empty(n, dtype=np.int64), []
     for i in range(n):
         case = synth_case(rng, anomalous=rng.random() < anomaly_rate)
-        xs[i] = to_model_input(to_display(case.pixels, case.meta))[0]
+        xs[i] = model_input(case)
         masks[i] = resize(case.mask.astype(np.float32), (MAP_SIZE, MAP_SIZE)) > 0.05
         ys[i] = case.label
         kinds.append(case.kind or "none")
     return {"x": xs, "y": ys, "mask": masks, "kind": np.array(kinds)}
+

@@ -9,8 +9,11 @@ Writes into ``models_dir``:
 * ``imaging_prescreen_parity.npz`` – inputs and the torch outputs on them, so tests can check
   onnxruntime against the training framework without torch installed.
 
-The threshold is chosen on a validation set (never the evaluation set) as the highest one with
-≥ 95 % sensitivity: a pre-screen exists to not miss, and specificity is what it costs.
+The loss is image-label and anomaly-map cross-entropy plus a hinge ranking loss on matched pairs
+(:mod:`ml.imaging.pairs`): a plate with one more finding must score at least ``RANK_MARGIN`` logits
+higher than the same plate without it. The threshold is chosen on a validation set (never the
+evaluation set) as the highest one with ≥ 95 % sensitivity: a pre-screen exists to not miss, and
+specificity is what it costs.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import numpy as np
 from ml.imaging.card import write_card
 from ml.imaging.evaluate import evaluate
 from ml.imaging.metrics import auroc, operating_point, pixel_statistics_score, threshold_for_sensitivity
+from ml.imaging.pairs import make_pairs
 from ml.imaging.synth import make_dataset
 
 MODEL_FILE = "imaging_prescreen.onnx"
@@ -32,6 +36,7 @@ META_FILE = "imaging_prescreen.json"
 PARITY_FILE = "imaging_prescreen_parity.npz"
 TARGET_SENSITIVITY = 0.95
 N_TRAIN, N_VAL, EPOCHS, BATCH = 5000, 1000, 8, 32
+N_PAIRS, PAIR_BATCH, RANK_MARGIN = 1200, 8, 0.25
 log = logging.getLogger(__name__)
 
 
@@ -40,16 +45,18 @@ def train(models_dir: Path, seed: int) -> dict:
     import torch
     from torch.nn import functional as F
 
-    from ml.imaging.model import ExportWrapper, PrescreenNet
+    from ml.imaging.model import LSE_SHARPNESS, ExportWrapper, PrescreenNet
 
     started = time.perf_counter()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # the build machine's cores are shared
     torch.manual_seed(seed)
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     train_set, val_set = make_dataset(N_TRAIN, seed), make_dataset(N_VAL, seed + 1)
     x, y = torch.from_numpy(train_set["x"]), torch.from_numpy(train_set["y"]).float()
     m = torch.from_numpy(train_set["mask"])[:, None]
+    pairs = make_pairs(N_PAIRS, seed + 2)
+    pair_x = torch.from_numpy(np.stack([pairs["base"], pairs["plus"]], axis=1))  # (N, 2, 1, H, W)
 
     net = PrescreenNet()
     steps = EPOCHS * (N_TRAIN // BATCH)
@@ -66,9 +73,14 @@ def train(models_dir: Path, seed: int) -> dict:
             xb, yb, mb = x[idx], y[idx], m[idx]
             if torch.rand(1, generator=gen).item() < 0.5:  # left/right mirror: anomalies are not sided
                 xb, mb = xb.flip(-1), mb.flip(-1)
-            pooled, logit_map = net(xb)
-            loss = F.binary_cross_entropy_with_logits(pooled, yb) + F.binary_cross_entropy_with_logits(
-                logit_map, mb, pos_weight=map_pos_weight)
+            pb = pair_x[torch.randint(0, N_PAIRS, (PAIR_BATCH,), generator=gen)].flatten(0, 1)
+            if torch.rand(1, generator=gen).item() < 0.5:
+                pb = pb.flip(-1)
+            pooled, logit_map = net(torch.cat([xb, pb]))
+            base_logit, plus_logit = pooled[BATCH:].view(PAIR_BATCH, 2).unbind(1)
+            loss = (F.binary_cross_entropy_with_logits(pooled[:BATCH], yb)
+                    + F.binary_cross_entropy_with_logits(logit_map[:BATCH], mb, pos_weight=map_pos_weight)
+                    + F.relu(RANK_MARGIN - (plus_logit - base_logit)).mean())
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -84,8 +96,10 @@ def train(models_dir: Path, seed: int) -> dict:
         "threshold": threshold,
         **{f"val_{k}": v for k, v in operating_point(val_set["y"], val_scores, threshold).items()},
         "val_baseline_auroc": auroc(val_set["y"], pixel_statistics_score(val_set["x"])),
-        "n_train": N_TRAIN, "n_val": N_VAL, "epochs": EPOCHS, "seed": seed,
+        "n_train": N_TRAIN, "n_val": N_VAL, "n_pairs": N_PAIRS, "rank_margin": RANK_MARGIN,
+        "epochs": EPOCHS, "seed": seed,
         "params": sum(p.numel() for p in net.parameters()),
+        "pool_sharpness": LSE_SHARPNESS,
     }
 
     onnx_path = models_dir / MODEL_FILE

@@ -29,6 +29,13 @@ def test_threshold_keeps_sensitivity_near_95_percent_and_beats_the_baseline(resu
     assert results["latency_ms_p99"] >= results["latency_ms_p50"] > 0
 
 
+def test_one_more_finding_raises_the_score_of_held_out_plates(results: dict) -> None:
+    # A worklist pre-screen must not rank a plate lower for showing more disease (ml/imaging/pairs.py).
+    assert results["n_pairs"] == 100
+    assert results["added_finding_raises_score"] >= 0.9
+    assert results["added_finding_raises_score_abnormal_base"] >= 0.85
+
+
 SCRIPT = """
 import json, sys
 import numpy as np

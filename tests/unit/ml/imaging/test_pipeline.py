@@ -34,11 +34,17 @@ def test_bytes_path_and_file_object_give_the_same_score(imaging_model, rg1_path,
     assert imaging_model.score_dicom(io.BytesIO(rg1_bytes)).anomaly_score == clean_score.anomaly_score
 
 
-# Known gap of the shipped model (see its card): the clean real plate already scores ~0.99, its lower
-# zones look like opacity to a model trained only on generated plates, and an injected lesion cools
-# neighbouring cells as much as it heats its own. Strict: once a model passes, this marker must go.
-@pytest.mark.xfail(strict=True, reason="synthetic-only model saturates on the real plate (model card, Limits)")
-@pytest.mark.parametrize(("kind", "seed"), REAL_INJECTIONS)
+# RG1_UNCR is not a normal chest (it shows several round opacities in both lungs), so the clean plate
+# is rightly flagged; what must hold is that a lesion injected into it raises the score further.
+# Known gap (model card): the large injected opacity lies over lung the model already calls abnormal
+# and lowers the score a little. Strict: once a model passes, this marker must go.
+_OPACITY_GAP = pytest.mark.xfail(strict=True, reason="opacity over already-abnormal lung (model card, real plate)")
+
+
+@pytest.mark.parametrize(("kind", "seed"), [
+    pytest.param(kind, seed, marks=_OPACITY_GAP) if kind == "opacity" else (kind, seed)
+    for kind, seed in REAL_INJECTIONS
+])
 def test_injected_copy_scores_higher_than_the_clean_plate(
     imaging_model: ImagingModel, rg1_bytes: bytes, clean_score: ImagingScore, kind: str, seed: int
 ) -> None:
@@ -54,7 +60,8 @@ def test_injected_nodule_lights_up_the_heatmap_where_it_was_put(
     changed = pydicom.dcmread(io.BytesIO(blob)).pixel_array != pydicom.dcmread(io.BytesIO(rg1_bytes)).pixel_array
     site = resize(changed.astype(np.float32), (16, 16)) > 0.1
     before, after = np.array(clean_score.heatmap), np.array(imaging_model.score_dicom(blob).heatmap)
-    assert after[site].max() > before[site].max() + 0.2  # the lesion's own cells heat up
+    # The lesion's own cells heat up (their mean, since a site next to a finding can start near 1) ...
+    assert after[site].mean() > before[site].mean() + 0.1 and after[site].max() > 0.5
     assert abs(after[~site].mean() - before[~site].mean()) < 0.05  # and the rest of the map barely moves
 
 

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from ml.imaging.metrics import auroc, operating_point, threshold_for_sensitivity
+from ml.imaging.ops import resize
+from ml.imaging.pairs import make_pairs, synth_pair
 from ml.imaging.synth import make_dataset, synth_case
 
 
@@ -48,3 +50,27 @@ def test_threshold_reaches_the_target_sensitivity() -> None:
     assert point["sensitivity"] >= 0.95
     assert operating_point(y, s, np.nextafter(t, np.inf))["sensitivity"] < 0.95  # highest such threshold
     assert 0.0 < point["specificity"] < 1.0
+
+
+def test_abnormal_plates_can_carry_several_findings() -> None:
+    rng = np.random.default_rng(4)
+    cases = [synth_case(rng, anomalous=True) for _ in range(40)]
+    assert len({c.kind for c in cases}) == 3
+    regions = [int((resize(c.mask.astype(np.float32), (16, 16)) > 0.05).sum()) for c in cases]
+    assert max(regions) > 2 * np.median(regions)  # some plates carry far more finding than others
+
+
+def test_a_pair_is_one_plate_with_and_without_one_more_finding() -> None:
+    rng = np.random.default_rng(9)
+    for _ in range(6):
+        base, plus = synth_pair(rng)
+        assert plus.label == 1 and base.label == int(base.mask.any())
+        assert (base.meta.photometric, base.meta.slope) == (plus.meta.photometric, plus.meta.slope)
+        assert base.pixels.shape == plus.pixels.shape and (plus.mask >= base.mask).all()
+        new = plus.mask & ~base.mask
+        assert new.any()
+        diff = np.abs(plus.pixels.astype(np.float64) - base.pixels)
+        assert diff[new].mean() > 10 * diff[~plus.mask].mean()  # same plate, changed where the finding is
+    d = make_pairs(5, seed=3)
+    assert d["base"].shape == d["plus"].shape == (5, 1, 128, 128) and set(d["base_y"]) <= {0, 1}
+    np.testing.assert_array_equal(d["plus"], make_pairs(5, seed=3)["plus"])
