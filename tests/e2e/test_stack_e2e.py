@@ -72,4 +72,4 @@ def test_admission_over_https_is_audited_and_verifiable(stack) -> None:  # noqa:
 def test_demo_journeys_complete(stack) -> None:  # noqa: ANN001
     r = stack.hms("demo", "--patients", "3", timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "3/3 journeys completed" in r.stdout
+    assert "| completed | 3 |" in r.stdout and "| failed | 0 |" in r.stdout
