@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import worker_event
+from activities.crypto.fields import FieldCipher, ephemeral_cipher
 from activities.storage import repository as repo
 from activities.storage import tasks as task_store
 from ledger.base import Ledger
@@ -35,17 +36,19 @@ SessionFactory = Callable[[], AbstractContextManager[Session]]
 class AdmissionActivities:
     """Storage, task-inbox and audit side effects of admitting a patient."""
 
-    def __init__(self, session_factory: Callable[[], Session], ledger: Ledger) -> None:
+    def __init__(self, session_factory: Callable[[], Session], ledger: Ledger,
+                 cipher: FieldCipher | None = None) -> None:
         self._sessions = session_factory
         self._ledger = ledger
+        self._cipher = cipher or ephemeral_cipher()
 
     @activity.defn(name="register_patient")
     def register_patient(self, inp: RegisterPatientInput) -> RegisterPatientResult:
         p = inp.patient
         with self._sessions() as s, s.begin():
             patient_id, created = repo.register_patient(
-                s, inp.patient_id, p.identifier_system, p.identifier_value, p.given, p.family, p.birth_date, p.gender
-            )
+                s, self._cipher, inp.patient_id, p.identifier_system, p.identifier_value, p.given, p.family,
+                p.birth_date, p.gender)
         self._ledger.append(worker_event(inp.audit, subtype="patient.register", action="C" if created else "R",
                                          resource_type="Patient", resource_id=patient_id, patient_id=patient_id))
         return RegisterPatientResult(patient_id=patient_id, created=created)

@@ -10,18 +10,27 @@ from activities.admission import AdmissionActivities
 from activities.audit import WorkerLedger
 from activities.billing import BillingActivities
 from activities.break_glass import BreakGlassActivities
+from activities.correction import CorrectionActivities
+from activities.crypto.fields import FieldCipher, ephemeral_cipher
 from activities.discharge import DischargeActivities
+from activities.erasure import ErasureActivities
 from activities.imaging import ImagingActivities
 from activities.pharmacy import PharmacyActivities
 from activities.triage import IntakeActivities, TriageActivities
 from ledger.base import Ledger
 
 
-def build_activities(session_factory: Callable[[], Session], ledger: Ledger, models: Any = None) -> list[Callable]:
-    """The activity callables of all journeys; ``models`` is the ``ml.runtime.ModelRegistry`` (or None)."""
+def build_activities(session_factory: Callable[[], Session], ledger: Ledger, models: Any = None,
+                     cipher: FieldCipher | None = None) -> list[Callable]:
+    """The activity callables of all journeys; ``models`` is the ``ml.runtime.ModelRegistry`` (or None).
+
+    ``cipher`` encrypts patient fields at rest; None uses the process's ephemeral keys (tests only:
+    ``deploy.services.build_worker`` passes the key-file cipher of ``$HMS_HOME/keys``).
+    """
     ledger = WorkerLedger(ledger)  # type: ignore[assignment]
+    cipher = cipher or ephemeral_cipher()
     acts: list[Callable] = []
-    acts += AdmissionActivities(session_factory, ledger).all()
+    acts += AdmissionActivities(session_factory, ledger, cipher).all()
     acts += ImagingActivities(session_factory, ledger, models).all()
     acts += DischargeActivities(session_factory, ledger).all()
     acts += BillingActivities(session_factory, ledger).all()
@@ -29,4 +38,6 @@ def build_activities(session_factory: Callable[[], Session], ledger: Ledger, mod
     acts += TriageActivities(session_factory, ledger, models).all()
     acts += IntakeActivities(session_factory, ledger).all()
     acts += BreakGlassActivities(session_factory, ledger).all()
+    acts += ErasureActivities(session_factory, ledger, cipher).all()
+    acts += CorrectionActivities(session_factory, ledger, cipher).all()
     return acts

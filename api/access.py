@@ -7,7 +7,9 @@ closed (403 or 503) and nothing is read or written.
 
 Break-glass: when the ordinary decision refuses a clinical role access to one
 patient's data and the caller holds an active grant for that patient, the policy
-decides again with the grant; an access it allows is flagged in the ledger.
+decides again with the grant and the purpose ETREAT (emergency treatment, which a
+withdrawn consent does not stop); an access it allows is flagged in the ledger with
+that purpose.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from activities.storage import security_repo
 from api.auth import Principal
 from api.services import ApiServices, Subject
 from ledger.model import AuditEvent
+from policies.engine import UNAVAILABLE, Decision
 
 #: HL7 v3 PurposeOfUse by role, carried into the policy input and the ledger.
 PURPOSE_BY_ROLE = {
@@ -33,6 +36,9 @@ PURPOSE_BY_ROLE = {
     "admin": "HSYSADMIN",
     "patient": "PATRQT",
 }
+
+#: The purpose of use of every access under a break-glass grant: emergency treatment.
+EMERGENCY_PURPOSE = "ETREAT"
 
 #: FHIR AuditEvent action codes by policy action.
 AUDIT_ACTION = {"create": "C", "read": "R", "update": "U", "delete": "D", "complete": "U", "list": "E", "search": "E"}
@@ -61,16 +67,17 @@ async def authorize(
     context: dict[str, Any] = {"purpose": purpose, "now": now.isoformat().replace("+00:00", "Z"),
                                "break_glass": None}
     policy_input = {"subject": subject.as_input(), "action": action, "resource": resource, "context": context}
-    decision = await run_in_threadpool(services.policy.decide, policy_input)
+    decision = await _decide(services, policy_input)
     break_glass = False
     patient_id = resource.get("patient_id")
     if not decision.allow and isinstance(patient_id, str) and subject.role in CLINICAL_ROLES:
         grant = await run_in_threadpool(_active_grant, services, subject.id, patient_id, now)
         if grant is not None:
-            context["break_glass"] = grant
-            emergency = await run_in_threadpool(services.policy.decide, policy_input)
+            # Access under a grant is emergency treatment (ETREAT), also where consent was withdrawn.
+            context.update(break_glass=grant, purpose=EMERGENCY_PURPOSE)
+            emergency = await _decide(services, policy_input)
             if emergency.allow:
-                decision, break_glass = emergency, True
+                decision, break_glass, purpose = emergency, True, EMERGENCY_PURPOSE
     event = AuditEvent(
         event_id=uuid.uuid4().hex,
         recorded=now,
@@ -95,6 +102,14 @@ async def authorize(
     if not decision.allow:
         raise HTTPException(403, decision.reason)
     return Granted(subject=subject, reason=decision.reason, event_id=event.event_id)
+
+
+async def _decide(services: ApiServices, policy_input: dict[str, Any]) -> Decision:
+    """The policy's decision; an engine that fails (rather than answering) is a denial, never an allow."""
+    try:
+        return await run_in_threadpool(services.policy.decide, policy_input)
+    except Exception as exc:  # the contract says engines never raise; fail closed if one does
+        return Decision(False, f"{UNAVAILABLE}{type(exc).__name__}", "unknown")
 
 
 #: Roles that may hold a break-glass grant (the policy checks again; this only skips a lookup).

@@ -12,14 +12,18 @@ from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from activities.crypto.fields import DataErased
 from api.routes import (
     admissions,
     audit,
     billing,
     break_glass,
     codec,
+    consents,
+    corrections,
     decision_support,
     discharge,
+    erasure,
     fhir_audit,
     health,
     imaging,
@@ -49,7 +53,8 @@ def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[C
         app.add_middleware(CORSMiddleware, allow_origins=list(services.codec_origins), allow_credentials=True,
                            allow_methods=["POST"], allow_headers=["Authorization", "Content-Type", "X-Namespace"])
     for module in (health, admissions, journeys, tasks, patients, decision_support, audit, fhir_audit, imaging,
-                   pharmacy, triage_flow, intake, discharge, billing, notes, break_glass, codec):
+                   pharmacy, triage_flow, intake, discharge, billing, notes, break_glass, codec, erasure,
+                   consents, corrections):
         app.include_router(module.router)
 
     @app.exception_handler(RequestValidationError)
@@ -62,6 +67,13 @@ def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[C
         return JSONResponse(status_code=422, content={"detail": "; ".join(messages),
                                                       "errors": [{"loc": e.get("loc"), "msg": e.get("msg"),
                                                                   "type": e.get("type")} for e in errors]})
+
+    @app.exception_handler(DataErased)
+    async def _erased(request: Request, exc: DataErased) -> JSONResponse:
+        # The patient's data key was destroyed (crypto-shredding): the record is gone for good.
+        return JSONResponse(status_code=410, content={"detail": str(exc), "erased": True,
+                                                      "erased_at": exc.erased_at.isoformat() if exc.erased_at
+                                                      else None})
 
     @app.exception_handler(OperationalError)
     async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:

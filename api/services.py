@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from activities.crypto.fields import FieldCipher, ephemeral_cipher
 from activities.storage import repository as repo
 from api.auth import Principal, TokenVerifier
 from ledger.base import Ledger
@@ -39,7 +40,8 @@ class Directory:
         self._lock = Lock()
 
     def subject(self, principal: Principal) -> Subject:
-        key = f"{principal.user_id}|{principal.role}"
+        # The patient a ``patient`` token names is part of the key: it comes from the token, not the store.
+        key = f"{principal.user_id}|{principal.role}|{principal.patient_id}"
         with self._lock:
             hit = self._cache.get(key)
         if hit and time.monotonic() - hit[0] < self._ttl:
@@ -73,10 +75,21 @@ class ApiServices:
     codec: Any = None
     #: Browser origins allowed to call ``/codec`` (the Temporal UI).
     codec_origins: tuple[str, ...] = ()
+    #: Encryption at rest of patient fields; None builds the process's ephemeral cipher (tests only:
+    #: ``deploy.services.run_api`` passes the key-file cipher of ``$HMS_HOME/keys``).
+    cipher: FieldCipher | None = None
     directory: Directory = field(init=False)
 
     def __post_init__(self) -> None:
         self.directory = Directory(self.sessions)
+        if self.cipher is None:
+            self.cipher = ephemeral_cipher()
+
+    @property
+    def field_cipher(self) -> FieldCipher:
+        """The field cipher (never None after construction)."""
+        assert self.cipher is not None
+        return self.cipher
 
     def client(self) -> Client:
         if self.temporal is None:

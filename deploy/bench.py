@@ -146,6 +146,11 @@ def run_bench(settings: Settings, name: str, n: int | None = None) -> int:
 
         print(bench_audit_load(settings, n or 10_000))
         return 0
+    if name in ("policy", "read"):
+        from deploy.bench_security import bench_policy, bench_read
+
+        print(bench_policy(n or 20_000) if name == "policy" else bench_read(settings, n or 300))
+        return 0
     print(f"hms bench: unknown benchmark {name!r} (admission, journey, imaging-triage, inference, ledger, "
-          "audit-load)", file=sys.stderr)
+          "audit-load, policy, read)", file=sys.stderr)
     return 2

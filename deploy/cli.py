@@ -72,6 +72,14 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
                            until=args.until, action=args.action)
 
 
+def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from deploy import keys_cli
+
+    if args.keys_command == "rotate":
+        return keys_cli.rotate_command(settings, resume=args.resume)
+    return keys_cli.status_command(settings)
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from deploy.demo import run_demo
 
@@ -129,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", required=True)
     for flag in ("--patient", "--actor", "--action", "--since", "--until"):
         ex.add_argument(flag)
+    keys = add("keys", _keys, "encryption at rest: rotate the key-encryption key, show which key wraps what")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rot = keys_sub.add_parser("rotate", help="new key-encryption key; re-wrap every data key (no downtime)")
+    rot.add_argument("--resume", action="store_true", help="only finish re-wrapping under the current key")
+    keys_sub.add_parser("status", help="the active key-encryption key and how many data keys each wraps")
     demo = add("demo", _demo, "run N complete patient journeys through the API")
     demo.add_argument("--patients", type=int, default=5)
     demo.add_argument("--seed", type=int, default=None, help="scenario mix (deterministic; default fixed)")

@@ -23,7 +23,7 @@ def build_worker(client, settings: Settings, *, task_queue: str | None = None,  
 
     engine = wiring.database_engine(settings)
     activities = build_activities(make_session_factory(engine), wiring.build_ledger(settings, engine),
-                                  ModelRegistry.load())
+                                  ModelRegistry.load(), wiring.field_cipher(settings))
     return Worker(client, task_queue=task_queue or settings.task_queue, workflows=WORKFLOWS,
                   activities=activities, activity_executor=executor or ThreadPoolExecutor(max_workers=16),
                   max_concurrent_activities=16)
@@ -73,6 +73,7 @@ def run_api(settings: Settings) -> int:
                            bed_wait_deadline_seconds=settings.bed_wait_deadline_seconds,
                            models=ModelRegistry.load(),
                            codec=EncryptionCodec(wiring.history_keys(settings)),
+                           cipher=wiring.field_cipher(settings),
                            codec_origins=(f"http://127.0.0.1:{settings.temporal_ui_port}",
                                           f"http://localhost:{settings.temporal_ui_port}"))
     app = create_app(services, wiring.temporal_connector(settings))

@@ -7,7 +7,7 @@ import uuid
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from deploy.seed import demo_user
+from deploy.seed import demo_user, patient_id_of
 from deploy.settings import Settings
 from ledger.keys import load_or_create_signing_key
 
@@ -18,13 +18,16 @@ def issuer_key(settings: Settings) -> Ed25519PrivateKey:
 
 
 def issue_token(settings: Settings, user_id: str, role: str, *, ttl: int | None = None,
-                key: Ed25519PrivateKey | None = None) -> str:
+                key: Ed25519PrivateKey | None = None, patient_id: str | None = None) -> str:
+    """A signed token; ``patient_id`` (for the ``patient`` role) names the record the user is."""
     now = int(time.time())
-    claims = {
+    claims: dict[str, object] = {
         "iss": settings.token_issuer, "aud": settings.token_audience, "sub": user_id, "role": role,
         "iat": now, "nbf": now, "exp": now + (ttl if ttl is not None else settings.token_ttl_seconds),
         "jti": uuid.uuid4().hex,
     }
+    if patient_id is not None:
+        claims["patient_id"] = patient_id
     return jwt.encode(claims, key or issuer_key(settings), algorithm="EdDSA")
 
 
@@ -36,4 +39,4 @@ def issue_token_for(settings: Settings, *, user: str | None = None, role: str | 
         u = demo_user(user=user, role=role)
     except LookupError as exc:
         raise SystemExit(f"hms token: {exc}") from exc
-    return issue_token(settings, u.id, u.role)
+    return issue_token(settings, u.id, u.role, patient_id=patient_id_of(settings, u))

@@ -7,6 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from temporalio.client import Client
 
+from activities.crypto.fields import FieldCipher, file_cipher
 from activities.crypto.keyring import KeyRingFile
 from activities.crypto.payload_codec import encrypted_data_converter
 from activities.storage.db import make_engine
@@ -23,6 +24,19 @@ def database_engine(settings: Settings, *, pool_size: int = 10) -> sa.Engine:
 
 def index_key(settings: Settings) -> bytes:
     return load_or_create_index_key(settings.keys_dir / "index.key")
+
+
+def field_cipher(settings: Settings) -> FieldCipher:
+    """Encryption at rest of patient fields: KEKs in ``keys/kek.json``, blind indexes under ``keys/blind-index.key``.
+
+    One per process, so every worker activity and API route shares one cache of unwrapped data keys.
+    """
+    return _field_cipher(settings.keys_dir)
+
+
+@cache
+def _field_cipher(keys_dir: Path) -> FieldCipher:
+    return file_cipher(keys_dir)
 
 
 def build_ledger(settings: Settings, engine: sa.Engine) -> Ledger:

@@ -160,6 +160,16 @@ CASES: list[Case] = [
     _case("patient-correction-request", "patient", "create", record("Task"), True),
     _case("patient-other-record", "patient", "read", record("Observation", **OTHER), False, "their own"),
     _case("patient-other-consent", "patient", "update", record("Consent", **OTHER), False),
+    # consent (DPDP, HIPAA): a withdrawn purpose stops processing except emergency treatment
+    _case("consent-withdrawn-treatment", "attending", "read", record("Observation", consent={"TREAT": "withdrawn"}),
+          False, "withdrawn consent to TREAT"),
+    _case("consent-withdrawn-emergency", "attending", "read", record("Observation", consent={"TREAT": "withdrawn"}),
+          True, "[purpose ETREAT]", context(purpose="ETREAT")),
+    _case("consent-withdrawn-discharge", "attending", "update", record("Encounter", consent={"TREAT": "withdrawn"}),
+          True),
+    _case("registration-withdraws-consent", "registration", "update", record("Consent"), True),
+    _case("registration-completes-correction", "registration", "complete",
+          record("Task", task_role="registration_clerk"), True),
     # break-glass requests: clinical roles only
     _case("nurse-requests-break-glass", "nurse_psych", "create", {"type": "BreakGlass", "patient_id": "p1"}, True),
     _case("pharmacist-requests-break-glass", "pharmacist", "create", {"type": "BreakGlass", "patient_id": "p1"},

@@ -1,1 +1,1 @@
-"""Encryption of patient data: key rings and the Temporal payload codec."""
+"""Encryption of patient data: fields at rest (data keys, KEKs, blind indexes), key rings, the payload codec."""

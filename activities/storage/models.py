@@ -4,7 +4,7 @@ The audit ledger lives in its own schema (``audit``) and is owned by ``ledger``.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -75,23 +75,30 @@ class CareTeamMember(Base):
 
 
 class Patient(Base):
+    """Demographics, each field AES-256-GCM under the patient's data key (``activities.crypto.fields``)."""
+
     __tablename__ = "patients"
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
-    given: Mapped[str] = mapped_column(sa.String(200))
-    family: Mapped[str] = mapped_column(sa.String(200))
-    birth_date: Mapped[date] = mapped_column(sa.Date)
-    gender: Mapped[str] = mapped_column(sa.String(16))
+    given: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    family: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    #: ISO date, encrypted like the names.
+    birth_date: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    gender: Mapped[bytes] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
     identifiers: Mapped[list[PatientIdentifier]] = relationship(back_populates="patient", lazy="selectin")
 
 
 class PatientIdentifier(Base):
+    """An identifier (MRN, national id): the value encrypted, found by its keyed blind index."""
+
     __tablename__ = "patient_identifiers"
-    __table_args__ = (sa.UniqueConstraint("system", "value", name="uq_patient_identifiers_system_value"),)
+    __table_args__ = (sa.UniqueConstraint("system", "value_index", name="uq_patient_identifiers_system_value_index"),)
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     patient_id: Mapped[str] = mapped_column(sa.ForeignKey("patients.id"), index=True)
     system: Mapped[str] = mapped_column(sa.String(200))
-    value: Mapped[str] = mapped_column(sa.String(200))
+    value: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    #: HMAC-SHA256 of (system, value) under the blind-index key: equality lookups without the plaintext.
+    value_index: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
     patient: Mapped[Patient] = relationship(back_populates="identifiers")
 
 

@@ -16,7 +16,8 @@ class ClinicalNote(Base):
     patient_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     encounter_id: Mapped[str | None] = mapped_column(sa.String(36))
     author_id: Mapped[str] = mapped_column(sa.String(60))
-    text: Mapped[str] = mapped_column(sa.Text)
+    #: AES-256-GCM under the patient's data key (``security_repo.note_text`` decrypts).
+    text: Mapped[bytes] = mapped_column(sa.LargeBinary)
     #: HL7 v3 confidentiality/sensitivity codes (FHIR ``meta.security``), e.g. ``PSY``.
     security: Mapped[list[str]] = mapped_column(ARRAY(sa.String(10)), server_default="{}")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())

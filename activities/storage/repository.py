@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from activities.crypto import dek_store
+from activities.crypto.fields import FieldCipher
 from activities.storage.models import (
     ACTIVE_ENCOUNTER_STATES,
     Bed,
@@ -34,34 +36,86 @@ class NotFound(Exception):
     pass
 
 
-def find_patient_by_identifier(session: Session, system: str, value: str) -> str | None:
+#: Table names as they appear in the associated data of encrypted fields.
+PATIENTS, IDENTIFIERS = "patients", "patient_identifiers"
+_DEMOGRAPHICS = ("given", "family", "birth_date", "gender")
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """A patient's demographics, decrypted."""
+
+    id: str
+    identifiers: tuple[tuple[str, str], ...]
+    given: str
+    family: str
+    birth_date: date
+    gender: str
+    created_at: datetime
+
+
+def find_patient_by_identifier(session: Session, cipher: FieldCipher, system: str, value: str) -> str | None:
+    """The patient holding this identifier, found through its blind index (the value itself is encrypted)."""
     return session.scalar(
         sa.select(PatientIdentifier.patient_id).where(
-            PatientIdentifier.system == system, PatientIdentifier.value == value
+            PatientIdentifier.system == system, PatientIdentifier.value_index == cipher.blind_index(system, value)
         )
     )
 
 
 def register_patient(
-    session: Session, patient_id: str, system: str, value: str, given: str, family: str, birth_date: date, gender: str
+    session: Session, cipher: FieldCipher, patient_id: str, system: str, value: str, given: str, family: str,
+    birth_date: date, gender: str,
 ) -> tuple[str, bool]:
-    """Find the patient by identifier, else create them with ``patient_id``; returns (id, created)."""
-    existing = find_patient_by_identifier(session, system, value)
+    """Find the patient by identifier, else create them with ``patient_id``; returns (id, created).
+
+    Demographics and the identifier value are stored encrypted under the patient's data
+    key; a person whose earlier record was erased is registered under a successor id.
+    """
+    existing = find_patient_by_identifier(session, cipher, system, value)
     if existing:
         return existing, False
+    patient_id = unerased_id(session, cipher, patient_id)
+    key = cipher.data_key(session, patient_id, create=True)
+    plain = dict(zip(_DEMOGRAPHICS, (given, family, birth_date.isoformat(), gender), strict=True))
     inserted = session.execute(
         insert(Patient)
-        .values(id=patient_id, given=given, family=family, birth_date=birth_date, gender=gender)
+        .values(id=patient_id, **{c: cipher.encrypt(key, PATIENTS, c, patient_id, v) for c, v in plain.items()})
         .on_conflict_do_nothing(index_elements=["id"])
         .returning(Patient.id)
     ).scalar()
+    index = cipher.blind_index(system, value)
     session.execute(
         insert(PatientIdentifier)
-        .values(patient_id=patient_id, system=system, value=value)
-        .on_conflict_do_nothing(constraint="uq_patient_identifiers_system_value")
+        .values(patient_id=patient_id, system=system, value_index=index,
+                value=cipher.encrypt(key, IDENTIFIERS, "value", index.hex(), value))
+        .on_conflict_do_nothing(constraint="uq_patient_identifiers_system_value_index")
     )
-    owner = find_patient_by_identifier(session, system, value)
+    owner = find_patient_by_identifier(session, cipher, system, value)
     return owner or patient_id, inserted is not None and owner == patient_id
+
+
+def unerased_id(session: Session, cipher: FieldCipher, patient_id: str) -> str:
+    """``patient_id``, or its successor when the record under that id was erased (the person came back)."""
+    for _ in range(16):
+        stored = dek_store.stored_key(session, patient_id)
+        if stored is None or stored.shredded_at is None:
+            return patient_id
+        patient_id = cipher.successor_id(patient_id)
+    raise StorageConflict("no free patient id after repeated erasures")
+
+
+def read_patient(session: Session, cipher: FieldCipher, patient_id: str) -> PatientRecord | None:
+    """The patient's decrypted demographics; None if unknown, ``DataErased`` if their key was shredded."""
+    p = session.get(Patient, patient_id)
+    if p is None:
+        return None
+    key = cipher.data_key(session, patient_id)
+    f = {c: cipher.decrypt(key, PATIENTS, c, p.id, getattr(p, c)) for c in _DEMOGRAPHICS}
+    idents = tuple((i.system, cipher.decrypt(key, IDENTIFIERS, "value", bytes(i.value_index).hex(), i.value))
+                   for i in sorted(p.identifiers, key=lambda i: i.id))
+    return PatientRecord(id=p.id, identifiers=idents, given=f["given"], family=f["family"],
+                         birth_date=date.fromisoformat(f["birth_date"]), gender=f["gender"], created_at=p.created_at)
 
 
 def record_consent(session: Session, consent_id: str, patient_id: str, purpose: str, granted: bool, by: str) -> None:
@@ -220,6 +274,7 @@ def bed_of(session: Session, encounter_id: str) -> str | None:
 
 
 def get_patient(session: Session, patient_id: str) -> Patient | None:
+    """The stored row (fields still encrypted): for existence checks; ``read_patient`` decrypts."""
     return session.get(Patient, patient_id)
 
 

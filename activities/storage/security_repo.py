@@ -1,4 +1,4 @@
-"""Clinical notes and break-glass grants: writes are idempotent, reads are the policy's inputs."""
+"""Clinical notes (text encrypted at rest) and break-glass grants: writes are idempotent, reads feed the policy."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,18 +8,31 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from activities.crypto.fields import FieldCipher
 from activities.storage.models_security import BreakGlassGrant, ClinicalNote
 
+NOTES = "clinical_notes"
 
-def add_note(session: Session, *, note_id: str, patient_id: str, encounter_id: str | None, author_id: str,
-             text: str, security: list[str]) -> None:
+
+def add_note(session: Session, cipher: FieldCipher, *, note_id: str, patient_id: str, encounter_id: str | None,
+             author_id: str, text: str, security: list[str]) -> None:
+    """Store a note, its text encrypted under the patient's data key (``DataErased`` for an erased patient)."""
+    key = cipher.data_key(session, patient_id, create=True)
     session.execute(insert(ClinicalNote).values(
-        id=note_id, patient_id=patient_id, encounter_id=encounter_id, author_id=author_id, text=text,
-        security=sorted(set(security))).on_conflict_do_nothing())
+        id=note_id, patient_id=patient_id, encounter_id=encounter_id, author_id=author_id,
+        text=cipher.encrypt(key, NOTES, "text", note_id, text), security=sorted(set(security)))
+        .on_conflict_do_nothing())
 
 
 def get_note(session: Session, note_id: str) -> ClinicalNote | None:
+    """The stored note (text still encrypted): labels and patient for the policy; ``note_text`` decrypts."""
     return session.get(ClinicalNote, note_id)
+
+
+def note_text(session: Session, cipher: FieldCipher, note: ClinicalNote) -> str:
+    """The note's text; ``DataErased`` once the patient's data key was shredded."""
+    key = cipher.data_key(session, note.patient_id)
+    return cipher.decrypt(key, NOTES, "text", note.id, note.text)
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,10 @@ def _ward_ids(services: ApiServices) -> list[str]:
 
 def _lookup(services: ApiServices, system: str, value: str) -> tuple[str | None, repo.Encounter | None]:
     with services.sessions() as s:
-        pid = repo.find_patient_by_identifier(s, system, value)
-        return pid, (repo.active_encounter(s, pid) if pid else None)
+        pid = repo.find_patient_by_identifier(s, services.field_cipher, system, value)
+        if pid is None:  # a new patient: the derived id, or its successor if that record was erased
+            return repo.unerased_id(s, services.field_cipher, patient_id_for(services.index_key, system, value)), None
+        return pid, repo.active_encounter(s, pid)
 
 
 def _encounter_id(services: ApiServices, patient_id: str, body: AdmissionIn, key: str | None) -> str:

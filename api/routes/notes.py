@@ -2,7 +2,8 @@
 
 A note labelled ``PSY`` (or ``HIV``, ``ETH``, ``SDV``, ``SEX``) carries the label as
 FHIR ``meta.security``; a billing clerk is refused every note, a nurse a labelled note
-unless on the patient's care team. Note text never reaches the ledger or the logs.
+unless on the patient's care team. Note text never reaches the ledger or the logs; it is stored
+encrypted under the patient's data key, and once the patient's record is erased a read answers 410.
 """
 from __future__ import annotations
 
@@ -102,8 +103,9 @@ def _patient_exists(services: ApiServices, patient_id: str) -> bool:
 def _store(services: ApiServices, note_id: str, patient_id: str, author: str, body: NoteIn) -> None:
     with services.sessions() as s, s.begin():
         enc = repo.current_encounter(s, patient_id)
-        security_repo.add_note(s, note_id=note_id, patient_id=patient_id, encounter_id=enc.id if enc else None,
-                               author_id=author, text=body.text, security=body.sensitivity)
+        security_repo.add_note(s, services.field_cipher, note_id=note_id, patient_id=patient_id,
+                               encounter_id=enc.id if enc else None, author_id=author, text=body.text,
+                               security=body.sensitivity)
 
 
 def _note_meta(services: ApiServices, note_id: str) -> dict[str, Any] | None:
@@ -119,6 +121,7 @@ def _read(services: ApiServices, note_id: str) -> NoteOut:
         note = security_repo.get_note(s, note_id)
         if note is None:
             raise HTTPException(404, f"note {note_id} not found")
+        text = security_repo.note_text(s, services.field_cipher, note)
         return NoteOut(id=note.id, patient_id=note.patient_id, encounter_id=note.encounter_id, author=note.author_id,
-                       text=note.text, sensitivity=list(note.security), created_at=note.created_at,
+                       text=text, sensitivity=list(note.security), created_at=note.created_at,
                        meta={"security": [{"system": LABEL_SYSTEM, "code": code} for code in note.security]})

@@ -16,7 +16,8 @@ router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
 
 @router.get("/{patient_id}", response_model=PatientOut)
 async def get_patient(patient_id: str, user: CurrentUser, services: Services) -> PatientOut:
-    """Demographics and current encounter; 404 for an unknown id, 403 (recorded) when the policy says no."""
+    """Demographics (decrypted) and current encounter; 404 for an unknown id, 403 (recorded) when the policy
+    says no, 410 once the record was erased (its data key destroyed)."""
     exists = await run_in_threadpool(_exists, services, patient_id)
     if not exists:
         raise HTTPException(404, f"patient {patient_id} not found")
@@ -34,7 +35,7 @@ def _exists(services: ApiServices, patient_id: str) -> bool:
 
 def _read(services: ApiServices, patient_id: str) -> PatientOut:
     with services.sessions() as s:
-        p = repo.get_patient(s, patient_id)
+        p = repo.read_patient(s, services.field_cipher, patient_id)
         if p is None:
             raise HTTPException(404, f"patient {patient_id} not found")
         enc = repo.current_encounter(s, patient_id)
@@ -43,6 +44,7 @@ def _read(services: ApiServices, patient_id: str) -> PatientOut:
             encounter = EncounterOut(id=enc.id, status=enc.status, ward=enc.ward_id, bed_id=repo.bed_of(s, enc.id),
                                      attending=enc.attending_id, reason=enc.reason, admitted_at=enc.admitted_at,
                                      journey_id=enc.journey_id)
-        return PatientOut(id=p.id, identifiers=[Identifier(system=i.system, value=i.value) for i in p.identifiers],
+        identifiers = [Identifier(system=system, value=value) for system, value in p.identifiers]
+        return PatientOut(id=p.id, identifiers=identifiers,
                           given=p.given, family=p.family, birth_date=p.birth_date, gender=p.gender,
                           encounter=encounter)

@@ -3,18 +3,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from activities.storage import consent_repo
 from activities.storage import repository as repo
 from api.services import ApiServices
 
 
 def patient_resource(services: ApiServices, rtype: str, patient_id: str, resource_id: str | None = None, *,
                      default_ward: str | None = None, **extra: Any) -> dict[str, Any]:
-    """Ward, care team and attending of the patient's current stay, as the policy needs them."""
+    """Ward, care team and attending of the patient's current stay, and the patient's consent per purpose.
+
+    ``consent`` maps each purpose of use to its current status (``active``, ``withdrawn``,
+    ``rejected`` or ``None`` when nothing is recorded); the policy refuses processing for
+    a withdrawn purpose, so the state is read fresh on every request.
+    """
     with services.sessions() as s:
         ctx = repo.patient_context(s, patient_id)
+        consent = consent_repo.consent_state(s, patient_id)
     resource: dict[str, Any] = {"type": rtype, "id": resource_id or patient_id, "patient_id": patient_id,
                                 "ward": default_ward, "care_teams": [], "attending": None, "security": [],
-                                "inpatient": False}
+                                "inpatient": False, "consent": consent}
     if ctx is not None:
         resource.update(ward=ctx.ward or default_ward, care_teams=list(ctx.care_teams), attending=ctx.attending,
                         inpatient=ctx.inpatient)

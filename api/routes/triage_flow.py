@@ -73,7 +73,7 @@ def age_on(birth: date, today: date) -> int:
 def _ed_context(services: ApiServices, patient_id: str | None) -> dict[str, Any]:
     with services.sessions() as s:
         team = triage_store.ward_care_team(s, ED)
-        patient = repo.get_patient(s, patient_id) if patient_id else None
+        patient = repo.read_patient(s, services.field_cipher, patient_id) if patient_id else None
         return {"team": team, "birth_date": patient.birth_date if patient else None, "exists": patient is not None}
 
 
@@ -191,7 +191,8 @@ async def _triage_state(services: ApiServices, triage_id: str) -> TriageState:
 
 def _find(services: ApiServices, system: str, value: str) -> str | None:
     with services.sessions() as s:
-        return repo.find_patient_by_identifier(s, system, value)
+        found = repo.find_patient_by_identifier(s, services.field_cipher, system, value)
+        return found or repo.unerased_id(s, services.field_cipher, patient_id_for(services.index_key, system, value))
 
 
 def _encounter_of(services: ApiServices, journey_id: str) -> tuple[str, str] | None:

@@ -5,7 +5,9 @@ import sqlalchemy as sa
 from alembic import context
 
 import activities.storage.models_billing  # noqa: F401  (billing and discharge tables)
+import activities.storage.models_corrections  # noqa: F401  (patients' correction requests)
 import activities.storage.models_imaging  # noqa: F401  (imaging tables)
+import activities.storage.models_keys  # noqa: F401  (wrapped data keys, legal holds)
 import activities.storage.models_pharmacy  # noqa: F401  (pharmacy tables)
 import activities.storage.models_security  # noqa: F401  (clinical notes, break-glass grants)
 import activities.storage.models_triage  # noqa: F401  (triage and intake tables)

@@ -12,6 +12,8 @@ import data.hms.authz.audit
 import data.hms.authz.breakglass
 import data.hms.authz.clinical
 import data.hms.authz.common
+import data.hms.authz.consent
+import data.hms.authz.erasure
 import data.hms.authz.notes
 import data.hms.authz.support
 import data.hms.authz.tasks
@@ -50,7 +52,7 @@ valid_subject_id if {
 # METADATA
 # title: denials
 # description: Every refusal that overrides grants, with its reason.
-denials := (((((malformed_reasons | notes.denials) | clinical.denials) | audit.denials) | admin.denials) | breakglass.denials) | support.denials
+denials := (((((((malformed_reasons | notes.denials) | clinical.denials) | audit.denials) | admin.denials) | breakglass.denials) | support.denials) | consent.denials) | erasure.denials
 
 # METADATA
 # title: malformed_reasons
@@ -60,7 +62,7 @@ malformed_reasons contains concat("", ["malformed input: ", concat("; ", sort(ma
 # METADATA
 # title: grants
 # description: Every ordinary rule that allows the request.
-grants := ((((clinical.grants | tasks.grants) | audit.grants) | admin.grants) | breakglass.grants) | support.grants
+grants := (((((clinical.grants | tasks.grants) | audit.grants) | admin.grants) | breakglass.grants) | support.grants) | erasure.grants
 
 # METADATA
 # title: no_rule_reason

@@ -86,6 +86,8 @@ all_cases := {
 	"common": data.hms.authz.common_test.cases,
 	"support": data.hms.authz.support_test.cases,
 	"triage": data.hms.authz.triage_test.cases,
+	"erasure": data.hms.authz.erasure_test.cases,
+	"consent": data.hms.authz.consent_test.cases,
 }
 
 allowed(area, name) if results[area][name].allow == true

@@ -5,7 +5,8 @@
 #   completed only by its own role (nurses only on their ward, and never a task
 #   assigned to someone else). Patients file correction and withdrawal requests as
 #   Tasks on their own record. Billing clerks see and complete only billing tasks
-#   (payment or denial of a claim). Journeys follow the generic record rule.
+#   (payment or denial of a claim); registration clerks only registration tasks
+#   (a patient's correction request). Journeys follow the generic record rule.
 package hms.authz.tasks
 
 import data.hms.authz.common
@@ -65,6 +66,14 @@ grants contains reason if {
 	common.role == "billing_clerk"
 	common.resource.task_role == "billing_clerk"
 	reason := concat("", ["billing_clerk may ", common.action, " billing tasks", common.purpose_note])
+}
+
+grants contains reason if {
+	task_request
+	common.action in {"list", "read"}
+	common.role == "registration_clerk"
+	common.resource.task_role == "registration_clerk"
+	reason := concat("", ["registration_clerk may ", common.action, " registration tasks (corrections)", common.purpose_note])
 }
 
 grants contains reason if {

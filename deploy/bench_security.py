@@ -1,0 +1,165 @@
+"""``hms bench policy`` and ``hms bench read``: the cost of the security spine, next to a bare baseline.
+
+``policy``: embedded Rego decisions (regopy, compiled once) over realistic inputs (the acceptance
+matrix of DESIGN.md, with consent states and break-glass contexts), p50/p99 in µs, next to a bare
+Python lookup of the role's permission row for the same inputs. Goal: p50 ≤ 100 µs.
+
+``read``: a PHI read through the running stack's API (``GET /api/v1/patients/{id}`` over HTTPS:
+token check, policy, decryption, ledger entry) next to a bare read of the same row (one SQL
+SELECT through SQLAlchemy), alternating, same run. Goal: ≤ 2× the bare read. A third line shows
+what TLS and HTTP alone cost (``GET /healthz`` on the same connection), so the ratio can be read.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from deploy import wiring
+from deploy.client import ApiClient, tls_context
+from deploy.settings import Settings
+from deploy.tokens import issue_token
+
+POLICY_GOAL_US = 100.0
+READ_GOAL = 2.0
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _policy_inputs() -> list[dict[str, Any]]:
+    """The acceptance matrix, plus each patient-record case with a consent state (active and withdrawn)."""
+    from policies.acceptance import CASES
+
+    inputs = [c.input for c in CASES]
+    for c in CASES:
+        if isinstance(c.input["resource"].get("patient_id"), str):
+            for state in ("active", "withdrawn"):
+                doc = json.loads(json.dumps(c.input))
+                doc["resource"]["consent"] = {"TREAT": state, "HRESCH": None, "HMARKT": None}
+                inputs.append(doc)
+    return inputs
+
+
+def _bare_lookup() -> Callable[[dict[str, Any]], bool]:
+    """The baseline: is the action in the role's row of the matrix (a dict lookup, no relationships)."""
+    data = json.loads((Path(__file__).parents[1] / "policies" / "hms" / "authz" / "data.json").read_text())
+    permissions: dict[str, dict[str, list[str]]] = data["permissions"]
+
+    def decide(doc: dict[str, Any]) -> bool:
+        row = permissions.get(doc["subject"]["role"], {})
+        return doc["action"] in row.get(doc["resource"].get("type"), ())
+
+    return decide
+
+
+def bench_policy(n: int) -> str:
+    """``n`` embedded decisions over the realistic inputs, round robin, each timed alone."""
+    from policies.embedded import EmbeddedPolicyEngine
+
+    engine = EmbeddedPolicyEngine()
+    if not engine.healthy:
+        raise SystemExit(f"bench policy: the policy bundle does not load: {engine.error}")
+    inputs = _policy_inputs()
+    bare = _bare_lookup()
+    for doc in inputs:  # warm up: first evaluations allocate
+        engine.decide(doc)
+    project, baseline, allowed = [], [], 0
+    clock = time.perf_counter_ns
+    for i in range(n):
+        doc = inputs[i % len(inputs)]
+        t0 = clock()
+        decision = engine.decide(doc)
+        t1 = clock()
+        bare(doc)
+        t2 = clock()
+        project.append((t1 - t0) / 1000)
+        baseline.append((t2 - t1) / 1000)
+        allowed += decision.allow
+    p50, p99 = _percentile(project, 0.5), _percentile(project, 0.99)
+    b50, b99 = _percentile(baseline, 0.5), _percentile(baseline, 0.99)
+    return "\n".join([
+        f"| measure (n={n} decisions over {len(inputs)} distinct inputs, {allowed} allowed) "
+        "| project | baseline | ratio |",
+        "|---|---|---|---|",
+        f"| decision p50 µs: embedded Rego (regopy) vs dict lookup of the role's permission row "
+        f"| {p50:.1f} | {b50:.2f} | {p50 / b50:.0f} |",
+        f"| decision p99 µs | {p99:.1f} | {b99:.2f} | {p99 / b99:.0f} |",
+        f"| goal: embedded p50 ≤ {POLICY_GOAL_US:.0f} µs | {p50:.1f} | | "
+        f"goal {'met' if p50 <= POLICY_GOAL_US else 'NOT met'} |",
+    ])
+
+
+async def _admit(settings: Settings) -> tuple[dict[str, Any], str]:
+    """One patient admitted for the benchmark (discharged again afterwards); returns (admission, attending)."""
+    api = ApiClient(settings)
+    try:
+        started = await api.admit(random.randrange(10**6, 10**7), ward="medical")
+        journey = await api.wait_stage(started["journey_id"], "attending-1", ("admitted",))
+    finally:
+        await api.aclose()
+    return started, journey["attending"]
+
+
+async def _discharge(settings: Settings, journey_id: str, attending: str) -> None:
+    api = ApiClient(settings)
+    try:
+        await api.discharge(journey_id, attending)
+    finally:
+        await api.aclose()
+
+
+def bench_read(settings: Settings, n: int) -> str:
+    """``n`` PHI reads through the API vs ``n`` bare SELECTs of the same row, alternating one by one."""
+    started, attending = asyncio.run(_admit(settings))
+    patient_id = started["patient_id"]
+    engine = wiring.database_engine(settings, pool_size=1)
+    select = sa.text("SELECT * FROM hms.patients WHERE id = :id")
+    headers = {"Authorization": f"Bearer {issue_token(settings, attending, 'attending_physician')}"}
+    api_ms, bare_ms, transport_ms = [], [], []
+    clock = time.perf_counter
+    try:
+        with httpx.Client(base_url=settings.api_base_url, verify=tls_context(settings), timeout=30) as http, \
+                engine.connect() as conn:
+            for _ in range(20):  # warm up: connection, TLS session, caches
+                assert http.get(f"/api/v1/patients/{patient_id}", headers=headers).status_code == 200
+                conn.execute(select, {"id": patient_id}).one()
+            for _ in range(n):
+                t0 = clock()
+                r = http.get(f"/api/v1/patients/{patient_id}", headers=headers)
+                t1 = clock()
+                conn.execute(select, {"id": patient_id}).one()
+                t2 = clock()
+                http.get("/healthz")
+                t3 = clock()
+                if r.status_code != 200:
+                    raise SystemExit(f"bench read: GET patient → {r.status_code}")
+                api_ms.append((t1 - t0) * 1000)
+                bare_ms.append((t2 - t1) * 1000)
+                transport_ms.append((t3 - t2) * 1000)
+                conn.rollback()
+    finally:
+        engine.dispose()
+        asyncio.run(_discharge(settings, started["journey_id"], attending))
+    a50, b50, h50 = (statistics.median(x) for x in (api_ms, bare_ms, transport_ms))
+    ratio = a50 / b50
+    return "\n".join([
+        f"| measure (n={n} sequential reads, one connection each) | project | baseline | ratio |",
+        "|---|---|---|---|",
+        f"| PHI read p50 ms: GET /api/v1/patients/{{id}} over HTTPS (auth+policy+decrypt+audit) vs "
+        f"SQL SELECT of the row | {a50:.2f} | {b50:.3f} | {ratio:.1f} "
+        f"(goal ≤ {READ_GOAL:.0f}: {'met' if ratio <= READ_GOAL else 'NOT met'}) |",
+        f"| PHI read p99 ms | {_percentile(api_ms, 0.99):.2f} | {_percentile(bare_ms, 0.99):.3f} | |",
+        f"| context: GET /healthz p50 ms on the same HTTPS connection (TLS+HTTP only) | {h50:.2f} | | "
+        f"{a50 / h50:.1f} × healthz |",
+    ])
