@@ -17,11 +17,10 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from activities.storage import repository as repo
 from activities.storage import security_repo
 from api.access import authorize
 from api.deps import CurrentUser, Services
-from api.routes.resources import patient_resource
+from api.routes.resources import patient_exists, patient_resource
 from api.services import ApiServices
 from api.updates import run_update
 from workflows.break_glass import BreakGlassReview
@@ -77,7 +76,7 @@ def review_workflow_id(grant_id: str) -> str:
 
 @router.post("", status_code=201, response_model=GrantOut)
 async def request_break_glass(body: BreakGlassIn, user: CurrentUser, services: Services) -> GrantOut:
-    exists = await run_in_threadpool(_patient_exists, services, body.patient_id)
+    exists = await run_in_threadpool(patient_exists, services, body.patient_id)
     if not exists:
         raise HTTPException(404, f"patient {body.patient_id} not found")
     grant_id = str(uuid.uuid4())
@@ -135,10 +134,6 @@ async def list_break_glass(user: CurrentUser, services: Services, review_status:
                     subtype="break-glass.list")
     return await run_in_threadpool(_list, services, review_status, limit)
 
-
-def _patient_exists(services: ApiServices, patient_id: str) -> bool:
-    with services.sessions() as s:
-        return repo.get_patient(s, patient_id) is not None
 
 
 def _store(services: ApiServices, grant_id: str, body: BreakGlassIn, holder: str, role: str, now: datetime,

@@ -18,10 +18,9 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from activities.storage import consent_repo
-from activities.storage import repository as repo
 from api.access import authorize
 from api.deps import CurrentUser, Services
-from api.routes.resources import patient_resource
+from api.routes.resources import patient_exists, patient_resource
 from api.services import ApiServices
 
 router = APIRouter(prefix="/api/v1/patients", tags=["consents"])
@@ -90,15 +89,9 @@ async def withdraw_consent(patient_id: str, purpose: str, user: CurrentUser, ser
 
 
 async def _require_patient(services: ApiServices, patient_id: str) -> None:
-    if not await run_in_threadpool(_exists, services, patient_id):
+    if not await run_in_threadpool(patient_exists, services, patient_id):
         raise HTTPException(404, f"patient {patient_id} not found")
 
-
-def _exists(services: ApiServices, patient_id: str) -> bool:
-    if len(patient_id) > 36:
-        return False
-    with services.sessions() as s:
-        return repo.get_patient(s, patient_id) is not None
 
 
 def _out(r: consent_repo.ConsentRecord) -> ConsentOut:

@@ -18,10 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from activities.storage import correction_repo
-from activities.storage import repository as repo
 from api.access import authorize
 from api.deps import CurrentUser, Services
-from api.routes.resources import patient_resource
+from api.routes.resources import patient_exists, patient_resource
 from api.services import ApiServices
 from workflows.correction import ROLE, TASK, CorrectionRequest
 from workflows.correction_contracts import CorrectionRequestInput
@@ -78,7 +77,7 @@ def correction_workflow_id(request_id: str) -> str:
 async def request_correction(patient_id: str, body: CorrectionIn, user: CurrentUser,
                              services: Services) -> CorrectionOpened:
     """File a correction request on one's own record; registration gets a task to decide it."""
-    if not await run_in_threadpool(_exists, services, patient_id):
+    if not await run_in_threadpool(patient_exists, services, patient_id):
         raise HTTPException(404, f"patient {patient_id} not found")
     request_id = str(uuid.uuid4())
     resource = await run_in_threadpool(patient_resource, services, "Task", patient_id, request_id, task_role=ROLE)
@@ -101,18 +100,12 @@ async def request_correction(patient_id: str, body: CorrectionIn, user: CurrentU
 @router.get("/{patient_id}/corrections", response_model=list[CorrectionOut])
 async def list_corrections(patient_id: str, user: CurrentUser, services: Services) -> list[CorrectionOut]:
     """The patient's correction requests with their proposed values and decisions, newest first."""
-    if not await run_in_threadpool(_exists, services, patient_id):
+    if not await run_in_threadpool(patient_exists, services, patient_id):
         raise HTTPException(404, f"patient {patient_id} not found")
     resource = await run_in_threadpool(patient_resource, services, "Patient", patient_id)
     await authorize(services, user, action="read", resource=resource, subtype="correction.list")
     return await run_in_threadpool(_list, services, patient_id)
 
-
-def _exists(services: ApiServices, patient_id: str) -> bool:
-    if len(patient_id) > 36:
-        return False
-    with services.sessions() as s:
-        return repo.get_patient(s, patient_id) is not None
 
 
 def _store(services: ApiServices, request_id: str, patient_id: str, body: CorrectionIn, by: str,

@@ -21,10 +21,9 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.storage import erasure_repo
-from activities.storage import repository as repo
 from api.access import authorize
 from api.deps import CurrentUser, Services
-from api.routes.resources import patient_resource
+from api.routes.resources import patient_exists, patient_resource
 from api.services import ApiServices
 from workflows.erasure import ErasureWorkflow, erasure_workflow_id
 from workflows.erasure_contracts import ErasureInput, ErasureState
@@ -115,15 +114,9 @@ async def release_hold(patient_id: str, hold_id: str, user: CurrentUser, service
 
 
 async def _require_patient(services: ApiServices, patient_id: str) -> None:
-    if not await run_in_threadpool(_exists, services, patient_id):
+    if not await run_in_threadpool(patient_exists, services, patient_id):
         raise HTTPException(404, f"patient {patient_id} not found")
 
-
-def _exists(services: ApiServices, patient_id: str) -> bool:
-    if len(patient_id) > 36:
-        return False
-    with services.sessions() as s:
-        return repo.get_patient(s, patient_id) is not None
 
 
 def _place(services: ApiServices, hold_id: str, patient_id: str, reason: str, by: str) -> None:

@@ -19,7 +19,7 @@ from activities.storage import repository as repo
 from activities.storage import security_repo
 from api.access import authorize
 from api.deps import CurrentUser, Services
-from api.routes.resources import patient_resource
+from api.routes.resources import patient_exists, patient_resource
 from api.services import ApiServices
 
 router = APIRouter(tags=["notes"])
@@ -69,7 +69,7 @@ class NoteOut(BaseModel):
 @router.post("/api/v1/patients/{patient_id}/notes", status_code=201, response_model=NoteCreated)
 async def create_note(patient_id: str, body: NoteIn, user: CurrentUser, services: Services) -> NoteCreated:
     """Write a note on the patient's current stay; the policy checks the care team before anything is stored."""
-    exists = await run_in_threadpool(_patient_exists, services, patient_id)
+    exists = await run_in_threadpool(patient_exists, services, patient_id)
     if not exists:
         raise HTTPException(404, f"patient {patient_id} not found")
     note_id = str(uuid.uuid4())
@@ -92,12 +92,6 @@ async def read_note(note_id: str, user: CurrentUser, services: Services) -> Note
     note = await run_in_threadpool(_read, services, note_id)
     return note
 
-
-def _patient_exists(services: ApiServices, patient_id: str) -> bool:
-    if len(patient_id) > 36:
-        return False
-    with services.sessions() as s:
-        return repo.get_patient(s, patient_id) is not None
 
 
 def _store(services: ApiServices, note_id: str, patient_id: str, author: str, body: NoteIn) -> None:

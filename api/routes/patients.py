@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from activities.storage import repository as repo
 from api.access import authorize
 from api.deps import CurrentUser, Services
-from api.routes.resources import patient_resource
+from api.routes.resources import patient_exists, patient_resource
 from api.schemas import EncounterOut, Identifier, PatientOut
 from api.services import ApiServices
 
@@ -18,19 +18,13 @@ router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
 async def get_patient(patient_id: str, user: CurrentUser, services: Services) -> PatientOut:
     """Demographics (decrypted) and current encounter; 404 for an unknown id, 403 (recorded) when the policy
     says no, 410 once the record was erased (its data key destroyed)."""
-    exists = await run_in_threadpool(_exists, services, patient_id)
+    exists = await run_in_threadpool(patient_exists, services, patient_id)
     if not exists:
         raise HTTPException(404, f"patient {patient_id} not found")
     resource = await run_in_threadpool(patient_resource, services, "Patient", patient_id)
     await authorize(services, user, action="read", resource=resource, subtype="patient.read")
     return await run_in_threadpool(_read, services, patient_id)
 
-
-def _exists(services: ApiServices, patient_id: str) -> bool:
-    if len(patient_id) > 36:
-        return False
-    with services.sessions() as s:
-        return repo.get_patient(s, patient_id) is not None
 
 
 def _read(services: ApiServices, patient_id: str) -> PatientOut:

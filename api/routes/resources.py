@@ -8,6 +8,14 @@ from activities.storage import repository as repo
 from api.services import ApiServices
 
 
+def patient_exists(services: ApiServices, patient_id: str) -> bool:
+    """Whether the patient is registered (an over-long id is not looked up)."""
+    if len(patient_id) > 36:
+        return False
+    with services.sessions() as s:
+        return repo.get_patient(s, patient_id) is not None
+
+
 def patient_resource(services: ApiServices, rtype: str, patient_id: str, resource_id: str | None = None, *,
                      default_ward: str | None = None, **extra: Any) -> dict[str, Any]:
     """Ward, care team and attending of the patient's current stay, and the patient's consent per purpose.
