@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     temporal_address: str | None = None
     temporal_namespace: str = "default"
     opa_url: str | None = None
+    #: Seconds a policy decision is reused for an identical request (policies/cache.py); 0 turns the cache off.
+    policy_cache_ttl: float = 60.0
     immudb_url: str | None = None
     immudb_user: str = "immudb"
     immudb_password: str | None = None

@@ -54,7 +54,13 @@ def build_ledger(settings: Settings, engine: sa.Engine) -> Ledger:
 
 
 def build_policy(settings: Settings) -> PolicyEngine:
-    return build_engine(settings.opa_url)
+    """The policy engine, behind the decision cache unless ``HMS_POLICY_CACHE_TTL`` is 0."""
+    engine = build_engine(settings.opa_url)
+    if settings.policy_cache_ttl <= 0:
+        return engine
+    from policies.cache import CachingPolicyEngine
+
+    return CachingPolicyEngine(engine, ttl_seconds=settings.policy_cache_ttl)
 
 
 def history_keys(settings: Settings) -> KeyRingFile:
