@@ -13,10 +13,12 @@ that purpose.
 """
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +28,8 @@ from api.auth import Principal
 from api.services import ApiServices, Subject
 from ledger.model import AuditEvent
 from policies.engine import UNAVAILABLE, Decision
+
+T = TypeVar("T")
 
 #: HL7 v3 PurposeOfUse by role, carried into the policy input and the ledger.
 PURPOSE_BY_ROLE = {
@@ -61,7 +65,46 @@ async def authorize(
     purpose: str | None = None,
 ) -> Granted:
     """Decide and record one access; raise 403 when denied, 503 when it cannot be recorded."""
-    subject = await run_in_threadpool(services.directory.subject, principal)
+    decision, event, subject = await _decision(services, principal, action, resource, subtype, purpose)
+    await _record(services, event)
+    if not decision.allow:
+        raise HTTPException(403, decision.reason)
+    return Granted(subject=subject, reason=decision.reason, event_id=event.event_id)
+
+
+async def authorized_read(
+    services: ApiServices,
+    principal: Principal,
+    read: Callable[[], T],
+    *,
+    action: str,
+    resource: dict[str, Any],
+    subtype: str,
+    purpose: str | None = None,
+) -> T:
+    """``authorize`` then ``read()`` (a blocking call), with the ledger append and the read overlapped.
+
+    Once the policy has allowed the access, recording it and fetching the data are independent, so
+    they run side by side; the data is returned only after the ledger entry is committed, and is
+    discarded (503) when it could not be. A denied access is recorded and never read.
+    """
+    decision, event, _ = await _decision(services, principal, action, resource, subtype, purpose)
+    if not decision.allow:
+        await _record(services, event)
+        raise HTTPException(403, decision.reason)
+    recorded, result = await asyncio.gather(_record(services, event), run_in_threadpool(read),
+                                            return_exceptions=True)
+    if isinstance(recorded, BaseException):
+        raise recorded
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+async def _decision(services: ApiServices, principal: Principal, action: str, resource: dict[str, Any],
+                    subtype: str, purpose: str | None) -> tuple[Decision, AuditEvent, Subject]:
+    """The policy's decision (again under an active break-glass grant when refused) and its ledger event."""
+    subject = services.directory.cached(principal) or await run_in_threadpool(services.directory.subject, principal)
     purpose = purpose or PURPOSE_BY_ROLE.get(subject.role, "TREAT")
     now = datetime.now(UTC)
     context: dict[str, Any] = {"purpose": purpose, "now": now.isoformat().replace("+00:00", "Z"),
@@ -95,17 +138,23 @@ async def authorize(
         source="api",
         break_glass=break_glass,
     )
+    return decision, event, subject
+
+
+async def _record(services: ApiServices, event: AuditEvent) -> None:
     try:
         await run_in_threadpool(services.ledger.append, event)
     except Exception as exc:  # the ledger is down: no unaudited access
         raise HTTPException(503, "the audit ledger is unavailable; the request was not performed") from exc
-    if not decision.allow:
-        raise HTTPException(403, decision.reason)
-    return Granted(subject=subject, reason=decision.reason, event_id=event.event_id)
 
 
 async def _decide(services: ApiServices, policy_input: dict[str, Any]) -> Decision:
     """The policy's decision; an engine that fails (rather than answering) is a denial, never an allow."""
+    peek = getattr(services.policy, "peek", None)
+    if peek is not None:  # a cached decision costs microseconds: no trip to the thread pool
+        cached = peek(policy_input)
+        if cached is not None:
+            return cached
     try:
         return await run_in_threadpool(services.policy.decide, policy_input)
     except Exception as exc:  # the contract says engines never raise; fail closed if one does

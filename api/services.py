@@ -39,13 +39,22 @@ class Directory:
         self._cache: dict[str, tuple[float, Subject]] = {}
         self._lock = Lock()
 
-    def subject(self, principal: Principal) -> Subject:
+    def cached(self, principal: Principal) -> Subject | None:
+        """The subject if a fresh copy is cached (no query: safe to call on the event loop)."""
         # The patient a ``patient`` token names is part of the key: it comes from the token, not the store.
-        key = f"{principal.user_id}|{principal.role}|{principal.patient_id}"
         with self._lock:
-            hit = self._cache.get(key)
-        if hit and time.monotonic() - hit[0] < self._ttl:
-            return hit[1]
+            hit = self._cache.get(self._key(principal))
+        return hit[1] if hit and time.monotonic() - hit[0] < self._ttl else None
+
+    @staticmethod
+    def _key(principal: Principal) -> str:
+        return f"{principal.user_id}|{principal.role}|{principal.patient_id}"
+
+    def subject(self, principal: Principal) -> Subject:
+        hit = self.cached(principal)
+        if hit is not None:
+            return hit
+        key = self._key(principal)
         with self._sessions() as s:
             found = repo.user_attributes(s, principal.user_id)
         if found and found[0].active and found[0].role == principal.role:

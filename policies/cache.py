@@ -69,6 +69,22 @@ class CachingPolicyEngine:
                 self._entries.popitem(last=False)
         return decision
 
+    def peek(self, input: Mapping[str, Any]) -> Decision | None:  # noqa: A002
+        """The cached decision of this input if there is a live one (never evaluates: safe on an event loop)."""
+        try:
+            key = cache_key(input)
+        except ValueError:
+            return None
+        if key is None:
+            return None
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None or found[0] <= self._clock():
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found[1]
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

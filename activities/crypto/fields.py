@@ -91,9 +91,13 @@ class FieldCipher:
             stored = dek_store.create_key(session, self.kms, patient_id)
         if stored is None:
             raise NoDataKey(f"patient {patient_id} has no data key")
+        return self.key_from(stored)
+
+    def key_from(self, stored: dek_store.StoredKey) -> DataKey:
+        """The unwrapped data key of a key row the caller fetched itself; ``DataErased`` once shredded."""
         if stored.wrapped is None or stored.kek_id is None:
-            raise DataErased(patient_id, stored.shredded_at)
-        return DataKey(patient_id, self._unwrap(patient_id, stored.kek_id, stored.wrapped))
+            raise DataErased(stored.patient_id, stored.shredded_at)
+        return DataKey(stored.patient_id, self._unwrap(stored.patient_id, stored.kek_id, stored.wrapped))
 
     def encrypt(self, key: DataKey, table: str, column: str, row_id: str, plaintext: str) -> bytes:
         nonce = os.urandom(NONCE)

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from activities.storage import consent_repo
 from activities.storage import repository as repo
+from activities.storage.consent_repo import PURPOSES
+from activities.storage.policy_context import policy_context
+from activities.storage.repository import PatientContext
 from api.services import ApiServices
 
 
@@ -22,11 +24,30 @@ def patient_resource(services: ApiServices, rtype: str, patient_id: str, resourc
 
     ``consent`` maps each purpose of use to its current status (``active``, ``withdrawn``,
     ``rejected`` or ``None`` when nothing is recorded); the policy refuses processing for
-    a withdrawn purpose, so the state is read fresh on every request.
+    a withdrawn purpose, so the state is read fresh on every request. An unknown patient
+    gets a resource with no stay and no consent (the policy decides on what is there).
     """
+    found = known_patient_resource(services, rtype, patient_id, resource_id, default_ward=default_ward, **extra)
+    if found is not None:
+        return found
+    return _resource(rtype, patient_id, resource_id, None, dict.fromkeys(PURPOSES), default_ward, extra)
+
+
+def known_patient_resource(services: ApiServices, rtype: str, patient_id: str, resource_id: str | None = None, *,
+                           default_ward: str | None = None, **extra: Any) -> dict[str, Any] | None:
+    """``patient_resource`` of a registered patient, None for an unknown id: one query answers both."""
+    if len(patient_id) > 36:
+        return None
     with services.sessions() as s:
-        ctx = repo.patient_context(s, patient_id)
-        consent = consent_repo.consent_state(s, patient_id)
+        found = policy_context(s, patient_id)
+    if found is None:
+        return None
+    ctx, consent = found
+    return _resource(rtype, patient_id, resource_id, ctx, consent, default_ward, extra)
+
+
+def _resource(rtype: str, patient_id: str, resource_id: str | None, ctx: PatientContext | None,
+              consent: dict[str, str | None], default_ward: str | None, extra: dict[str, Any]) -> dict[str, Any]:
     resource: dict[str, Any] = {"type": rtype, "id": resource_id or patient_id, "patient_id": patient_id,
                                 "ward": default_ward, "care_teams": [], "attending": None, "security": [],
                                 "inpatient": False, "consent": consent}

@@ -1,13 +1,14 @@
 """The decide → record → act spine, with fakes for the policy engine and the ledger."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from fastapi import HTTPException
 
-from api.access import authorize
+from api.access import authorize, authorized_read
 from api.auth import Principal
 from api.services import ApiServices, Subject
 from ledger.model import AuditEvent
@@ -42,6 +43,9 @@ class FakeLedger:
 
 
 class FakeDirectory:
+    def cached(self, principal: Principal) -> Subject | None:
+        return None
+
     def subject(self, principal: Principal) -> Subject:
         return Subject(principal.user_id, principal.role, ("medical",), ("team-a",))
 
@@ -83,3 +87,55 @@ async def test_ledger_down_fails_closed() -> None:
         await authorize(services(FakePolicy(True), FakeLedger(fail=True)), ME, action="read", resource=RESOURCE,
                         subtype="patient.read")
     assert err.value.status_code == 503
+
+
+class Reader:
+    """A read that notes whether it ran and whether the ledger already held the entry when it finished."""
+
+    def __init__(self, ledger: FakeLedger, fail: Exception | None = None) -> None:
+        self.ledger, self.fail, self.calls = ledger, fail, 0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> dict[str, str]:
+        with self.lock:
+            self.calls += 1
+        if self.fail is not None:
+            raise self.fail
+        return {"given": "plaintext"}
+
+
+async def test_authorized_read_returns_the_data_once_the_access_is_recorded() -> None:
+    ledger = FakeLedger()
+    read = Reader(ledger)
+    data = await authorized_read(services(FakePolicy(True), ledger), ME, read, action="read", resource=RESOURCE,
+                                 subtype="patient.read")
+    assert data == {"given": "plaintext"} and read.calls == 1
+    [event] = ledger.events
+    assert (event.decision, event.subtype) == ("allow", "patient.read")
+
+
+async def test_authorized_read_never_reads_when_denied() -> None:
+    ledger = FakeLedger()
+    read = Reader(ledger)
+    with pytest.raises(HTTPException) as err:
+        await authorized_read(services(FakePolicy(False), ledger), Principal("billing-1", "billing_clerk"), read,
+                              action="read", resource=RESOURCE, subtype="patient.read")
+    assert err.value.status_code == 403 and read.calls == 0
+    assert [e.decision for e in ledger.events] == ["deny"]
+
+
+async def test_authorized_read_discards_the_data_when_the_ledger_is_down() -> None:
+    read = Reader(FakeLedger())
+    with pytest.raises(HTTPException) as err:
+        await authorized_read(services(FakePolicy(True), FakeLedger(fail=True)), ME, read, action="read",
+                              resource=RESOURCE, subtype="patient.read")
+    assert err.value.status_code == 503
+
+
+async def test_authorized_read_passes_the_reads_own_error_after_recording() -> None:
+    ledger = FakeLedger()
+    read = Reader(ledger, fail=HTTPException(404, "gone"))
+    with pytest.raises(HTTPException) as err:
+        await authorized_read(services(FakePolicy(True), ledger), ME, read, action="read", resource=RESOURCE,
+                              subtype="patient.read")
+    assert err.value.status_code == 404 and len(ledger.events) == 1
