@@ -5,7 +5,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import HTTPException
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -26,6 +30,11 @@ async def run_update(handle: WorkflowHandle, update: Any, arg: Any, *, errors: M
         if isinstance(cause, ApplicationError):
             raise HTTPException(errors.get(cause.type or "", 409), cause.message) from exc
         raise HTTPException(409, str(cause or exc)) from exc
+    except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+        # The server accepted the call but the workflow did not answer in time: the update may still
+        # be applied (updates are idempotent by their id), so the caller can safely retry.
+        raise HTTPException(504, "the workflow did not answer in time; the change may still apply: read the state "
+                                 "before retrying") from exc
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(ended_status, ended) from exc

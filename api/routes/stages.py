@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from fastapi import HTTPException
+from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.services import ApiServices
@@ -18,6 +19,8 @@ async def journey_state(services: ApiServices, journey_id: str) -> JourneyState:
     handle = services.client().get_workflow_handle_for(PatientJourney.run, journey_id)
     try:
         return await handle.query(PatientJourney.state)
+    except WorkflowQueryFailedError as exc:  # the journey could not answer (e.g. its task is failing): not a 500
+        raise HTTPException(503, f"journey {journey_id} cannot report its state right now; try again") from exc
     except RPCError as exc:
         if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
             raise HTTPException(404, f"journey {journey_id} not found") from exc
