@@ -1,0 +1,76 @@
+"""Encounter over ``hms.encounters``: read and search only — stays are opened, moved and closed by the
+admission and discharge journeys, so a FHIR write would bypass them (use the task API)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fhir.resources.R4B.encounter import Encounter as FhirEncounter
+from sqlalchemy.orm import Session
+
+from activities.crypto.fields import FieldCipher
+from activities.storage import repository as repo
+from activities.storage.models import Encounter
+from api.fhir.params import SearchQuery, token_values
+from api.fhir.registry import Resource, ResourceType, register
+from api.fhir.resources.common import coded, drop_none, iso, ref, ref_ids, user_ref
+
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+JOURNEY_SYSTEM = "urn:hms:journey"
+
+
+def to_fhir(e: Encounter, bed: str | None = None) -> Resource:
+    location = [{"location": {"identifier": {"system": "urn:hms:ward", "value": e.ward_id}, "display": e.ward_id},
+                 "status": "active" if e.status == "in-progress" else "completed"}]
+    if bed:
+        location.append({"location": {"identifier": {"system": "urn:hms:bed", "value": bed}, "display": bed}})
+    participant = [{"individual": user_ref(e.attending_id),
+                    "type": [coded("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "ATND",
+                                   "attender")]}] if e.attending_id else []
+    return drop_none({
+        "resourceType": "Encounter", "id": e.id, "meta": {"lastUpdated": iso(e.ended_at or e.admitted_at
+                                                                            or e.created_at)},
+        "identifier": [{"system": JOURNEY_SYSTEM, "value": e.journey_id}],
+        "status": e.status, "class": {"system": ACT_CODE, "code": e.encounter_class},
+        "subject": ref("Patient", e.patient_id),
+        "period": drop_none({"start": iso(e.admitted_at or e.created_at), "end": iso(e.ended_at)}),
+        "reasonCode": [{"text": e.reason}] if e.reason else [],
+        "participant": participant, "location": location,
+        "serviceProvider": None,
+    })
+
+
+def read(session: Session, cipher: FieldCipher, eid: str) -> Resource | None:
+    e = session.get(Encounter, eid) if len(eid) <= 36 else None
+    return None if e is None else to_fhir(e, repo.bed_of(session, e.id))
+
+
+def search(session: Session, cipher: FieldCipher, q: SearchQuery) -> list[Resource]:
+    stmt = sa.select(Encounter).order_by(Encounter.created_at.desc(), Encounter.id).limit(10_000)
+    patients = ref_ids(q, ("patient", "subject"), "Patient")
+    if patients is not None:
+        stmt = stmt.where(Encounter.patient_id.in_(patients))
+    for raw in q.filters.get("_id", []):
+        stmt = stmt.where(Encounter.id.in_(raw.split(",")))
+    for raw in q.filters.get("status", []):
+        stmt = stmt.where(Encounter.status.in_(token_values(raw, "status")))
+    for raw in q.filters.get("identifier", []):
+        values = [t.partition("|")[2] if "|" in t else t for t in token_values(raw, "identifier")]
+        stmt = stmt.where(Encounter.journey_id.in_(values))
+    dates = q.dates("date")
+    out = []
+    for e in session.scalars(stmt):
+        if dates is not None and not dates.matches(e.admitted_at or e.created_at):
+            continue
+        out.append(to_fhir(e))
+    return out
+
+
+register(ResourceType(
+    name="Encounter", policy_type="Encounter", model=FhirEncounter, read=read, search=search,
+    params={"_id": "token", "patient": "reference", "subject": "reference", "status": "token", "date": "date",
+            "identifier": "token"},
+    sorts={"_id": lambda r: r["id"], "date": lambda r: r.get("period", {}).get("start"),
+           "_lastUpdated": lambda r: r["meta"].get("lastUpdated")},
+    includes={"patient": "subject", "subject": "subject"},
+    documentation="Read and search only: stays are opened, moved and closed by the admission and discharge "
+                  "journeys (POST /api/v1/admissions); the journey id is Encounter.identifier (urn:hms:journey).",
+))
