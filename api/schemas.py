@@ -92,6 +92,17 @@ class StageOut(BaseModel):
     result: dict[str, Any] = {}
 
 
+class ResultOut(BaseModel):
+    """A result that reached the journey: ids and codes (the value is read as a FHIR Observation)."""
+
+    observation_id: str
+    code: str
+    status: str
+    interpretation: str | None = None
+    source: str
+    received_at: datetime | None = None
+
+
 class JourneyOut(BaseModel):
     journey_id: str
     patient_id: str
@@ -106,6 +117,7 @@ class JourneyOut(BaseModel):
     stages: list[StageOut] = []
     discharge: StageOut | None = None
     billing_workflow_id: str | None = None
+    results: list[ResultOut] = []
 
 
 class TaskCompleteOut(BaseModel):

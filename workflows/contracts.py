@@ -68,6 +68,20 @@ class AdmissionResult:
 
 
 @dataclass
+class ResultNotice:
+    """A result posted for the stay (FHIR Observation create, HL7 ORU^R01): ids and codes only."""
+
+    observation_id: str
+    code: str
+    status: str = "final"
+    #: HL7 table 0078 / FHIR ObservationInterpretation code (``HH``, ``LL``, ``AA`` are critical).
+    interpretation: str | None = None
+    #: ``fhir`` or ``hl7``.
+    source: str = "fhir"
+    received_at: datetime | None = None
+
+
+@dataclass
 class JourneyState:
     """What ``GET /api/v1/journeys/{id}`` shows of a journey (a workflow query)."""
 
@@ -88,6 +102,8 @@ class JourneyState:
     billing_workflow_id: str | None = None
     #: How many times this journey continued as new (a long stay).
     continued: int = 0
+    #: Results that reached the journey (ids and codes; values stay in the encrypted store), newest last.
+    results: list[ResultNotice] = field(default_factory=list)
 
 
 @dataclass

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.discharge import wake_waiting_admissions
     from workflows.journey_discharge import JourneyDischarge, root_cause
+    from workflows.journey_results import JourneyResults
     from workflows.options import STORAGE
     from workflows.stage_registry import STAGE_SPECS
     from workflows.stages import JourneyContext, StageInputError, StageRequest, StageStatus, stage_workflow_id
@@ -69,7 +70,7 @@ def journey_id_for(encounter_id: str) -> str:
 
 
 @workflow.defn(name="PatientJourney")
-class PatientJourney(JourneyDischarge):
+class PatientJourney(JourneyDischarge, JourneyResults):
     @workflow.init
     def __init__(self, inp: JourneyInput) -> None:
         super().__init__()
@@ -156,6 +157,9 @@ class PatientJourney(JourneyDischarge):
     @workflow.update
     async def start_stage(self, request: StageRequest) -> StageStatus:
         """Start a stage as a child workflow; the same stage id again returns the one already started."""
+        return await self._launch(request)
+
+    async def _launch(self, request: StageRequest) -> StageStatus:
         state = self._require_state()
         workflow_id = stage_workflow_id(request.kind, request.stage_id)
         for existing in state.stages:

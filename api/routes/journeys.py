@@ -1,6 +1,8 @@
 """Journeys: where a patient's stay stands (a workflow query) and its open tasks."""
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
@@ -9,7 +11,7 @@ from api.access import authorize
 from api.deps import CurrentUser, Services
 from api.routes.resources import patient_resource
 from api.routes.stages import journey_state
-from api.schemas import DischargeIn, JourneyOut, StageOut, TaskOut
+from api.schemas import DischargeIn, JourneyOut, ResultOut, StageOut, TaskOut
 from api.services import ApiServices
 from workflows.contracts import DischargeRequest
 from workflows.journey import PatientJourney
@@ -31,7 +33,8 @@ async def get_journey(journey_id: str, user: CurrentUser, services: Services) ->
                       attending=state.attending, failure=state.failure, tasks=tasks,
                       stages=[_stage(s) for s in state.stages],
                       discharge=_stage(state.discharge) if state.discharge else None,
-                      billing_workflow_id=state.billing_workflow_id)
+                      billing_workflow_id=state.billing_workflow_id,
+                      results=[ResultOut(**dataclasses.asdict(r)) for r in state.results])
 
 
 def _stage(s: StageStatus) -> StageOut:
