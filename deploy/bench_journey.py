@@ -164,6 +164,7 @@ async def bench_journey(settings: Settings, n: int, rounds: int = ROUNDS) -> tup
                 project.append(elapsed)
                 baseline.append(await _timed(n, concurrency, lambda i: bare_journey(client, queue, plan)))
     finally:
+        pushed = api.wakeups.received if api.wakeups is not None else 0
         await api.aclose()
     ratios = sorted(p / b for p, b in zip(project, baseline, strict=True))
     ratio = statistics.median(ratios)
@@ -181,7 +182,9 @@ async def bench_journey(settings: Settings, n: int, rounds: int = ROUNDS) -> tup
         "",
         f"one journey ran {work.workflows} workflows, {work.activities} activities and {work.local_activities} "
         f"local activities, {work.updates} updates and {work.signals} signals (counted from the histories of the "
-        "warm-up journey)",
+        "warm-up journey); the drivers' waits woke on "
+        f"{pushed} pushed ward-stream events (WebSocket) and otherwise polled the inbox every "
+        f"{api.poll_interval:g}–{api.push_fallback:g} s",
     ]), 0
 
 

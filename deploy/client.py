@@ -6,15 +6,17 @@ so the policy and the ledger see the same people the hospital would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from datetime import date
 from typing import Any
 
 import httpx
 
+from deploy.client_push import Wakeups, current_patient
 from deploy.settings import Settings
 from deploy.tokens import issue_token, issuer_key
 
@@ -44,7 +46,7 @@ class ApiClient:
     """Tokens per demo user, cached for most of their lifetime."""
 
     def __init__(self, settings: Settings, *, limit: int = 64, poll_interval: float = 0.1,
-                 max_poll_interval: float = 0.5) -> None:
+                 max_poll_interval: float = 0.5, push_fallback: float = 2.0) -> None:
         self._settings = settings
         self._key = issuer_key(settings)
         self._tokens: dict[tuple[str, str], tuple[float, str]] = {}
@@ -52,6 +54,9 @@ class ApiClient:
                                        limits=httpx.Limits(max_connections=limit))
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
+        #: Pushed-event wake-ups (``use_push``); the longest wait between probes while they are on.
+        self.wakeups: Wakeups | None = None
+        self.push_fallback = push_fallback
 
     def headers(self, user: str, role: str) -> dict[str, str]:
         ttl = self._settings.token_ttl_seconds
@@ -138,20 +143,40 @@ class ApiClient:
         return await self.call("POST", f"/api/v1/tasks/{task['id']}/complete", user, role, json=payload)
 
     async def poll(self, probe: Any, timeout: float, what: str) -> Any:
-        """Await ``probe()`` until it returns something other than None, backing off up to the max interval."""
+        """Await ``probe()`` until it returns something other than None, backing off up to the max interval.
+
+        With wake-ups (``use_push``) and a current patient (``client_push.current_patient``), the
+        next probe comes when an event for that patient is pushed, or after a longer fallback.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         interval = self.poll_interval
+        patient = current_patient.get() if self.wakeups is not None else None
+        ceiling = self.push_fallback if patient else self.max_poll_interval
         while True:
+            wake = self.wakeups.armed(patient) if self.wakeups is not None and patient else None
             found = await probe()
             if found is not None:
                 return found
             if loop.time() > deadline:
                 raise TimeoutError(f"{what} within {timeout:g} s")
-            await asyncio.sleep(interval)
-            interval = min(interval * 1.5, self.max_poll_interval)
+            if wake is None:
+                await asyncio.sleep(interval)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), interval)
+            interval = min(interval * 1.5, ceiling)
+
+    async def use_push(self, wards: Iterable[str]) -> None:
+        """Follow these wards' event streams so waits wake on pushed events (see ``client_push``)."""
+        if self.wakeups is None:
+            self.wakeups = Wakeups(self._settings)
+        for ward in wards:
+            self.wakeups.watch(ward)
 
     async def aclose(self) -> None:
+        if self.wakeups is not None:
+            await self.wakeups.aclose()
         await self._http.aclose()
 
 

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from deploy.client import ApiClient, ApiError, or_none
+from deploy.client_push import current_patient
 from deploy.demo_orders import Visit, run_imaging, run_medication
 from deploy.demo_scenarios import Scenario
 from deploy.demo_triage import CLERK, arrive, hand_over, ward_attending
@@ -132,6 +133,7 @@ class JourneyDriver:
             "patient": self._patient(), "ward": s.ward, "reason": s.reason, "consent": True})
         self.outcome.journey_id = jid = out["journey_id"]
         self.outcome.encounter_id = out["encounter_id"]
+        current_patient.set(out["patient_id"])  # this driver's waits wake on the patient's pushed events
         watcher = ward_attending(s.ward)
 
         async def admitted() -> dict[str, Any] | None:
