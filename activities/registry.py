@@ -14,8 +14,11 @@ from activities.correction import CorrectionActivities
 from activities.crypto.fields import FieldCipher, ephemeral_cipher
 from activities.discharge import DischargeActivities
 from activities.erasure import ErasureActivities
+from activities.hl7_ingest import Hl7IngestActivities
+from activities.hl7_outbound import Hl7OutboundActivities
 from activities.imaging import ImagingActivities
 from activities.pharmacy import PharmacyActivities
+from activities.surge import SurgeActivities
 from activities.triage import IntakeActivities, TriageActivities
 from ledger.base import Ledger
 
@@ -40,4 +43,7 @@ def build_activities(session_factory: Callable[[], Session], ledger: Ledger, mod
     acts += BreakGlassActivities(session_factory, ledger).all()
     acts += ErasureActivities(session_factory, ledger, cipher).all()
     acts += CorrectionActivities(session_factory, ledger, cipher).all()
+    acts += Hl7IngestActivities(session_factory, ledger, cipher).all()
+    acts += Hl7OutboundActivities(session_factory, cipher).all()
+    acts += SurgeActivities(session_factory, models).all()
     return acts

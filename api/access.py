@@ -14,6 +14,7 @@ that purpose.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +68,33 @@ async def authorize(
     """Decide and record one access; raise 403 when denied, 503 when it cannot be recorded."""
     decision, event, subject = await _decision(services, principal, action, resource, subtype, purpose)
     await _record(services, event)
+    if not decision.allow:
+        raise HTTPException(403, decision.reason)
+    return Granted(subject=subject, reason=decision.reason, event_id=event.event_id)
+
+
+async def authorize_alike(
+    services: ApiServices,
+    principal: Principal,
+    *,
+    action: str,
+    resource: dict[str, Any],
+    subtype: str,
+    resource_ids: list[str],
+    purpose: str | None = None,
+) -> Granted:
+    """``authorize`` once for resources alike but for their ids (same type, patient, labels), with one
+    ledger entry per resource appended together: every write of a batch is on the audit trail."""
+    if not resource_ids:
+        raise ValueError("resource_ids must name at least one resource")
+    decision, event, subject = await _decision(services, principal, action, {**resource, "id": resource_ids[0]},
+                                               subtype, purpose)
+    events = [event] + [dataclasses.replace(event, event_id=uuid.uuid4().hex, resource_id=rid)
+                        for rid in resource_ids[1:]]
+    try:
+        await run_in_threadpool(services.ledger.append_many, events)
+    except Exception as exc:  # the ledger is down: no unaudited access
+        raise HTTPException(503, "the audit ledger is unavailable; the request was not performed") from exc
     if not decision.allow:
         raise HTTPException(403, decision.reason)
     return Granted(subject=subject, reason=decision.reason, event_id=event.event_id)

@@ -13,6 +13,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.crypto.fields import DataErased
+from api import streams
+from api.fhir import routes as fhir_r4
 from api.routes import (
     admissions,
     audit,
@@ -30,6 +32,7 @@ from api.routes import (
     intake,
     journeys,
     notes,
+    operations,
     patients,
     pharmacy,
     tasks,
@@ -45,7 +48,9 @@ def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[C
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if services.temporal is None and connect_temporal is not None:
             services.temporal = await connect_temporal()
+        await streams.start_listener(app)
         yield
+        await streams.stop_listener(app)
 
     app = FastAPI(title="HMS task API", version="1", lifespan=lifespan)
     app.state.services = services
@@ -54,8 +59,9 @@ def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[C
                            allow_methods=["POST"], allow_headers=["Authorization", "Content-Type", "X-Namespace"])
     for module in (health, admissions, journeys, tasks, patients, decision_support, audit, fhir_audit, imaging,
                    pharmacy, triage_flow, intake, discharge, billing, notes, break_glass, codec, erasure,
-                   consents, corrections):
+                   consents, corrections, fhir_r4, operations):
         app.include_router(module.router)
+    app.include_router(streams.router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -146,11 +146,19 @@ def run_bench(settings: Settings, name: str, n: int | None = None) -> int:
 
         print(bench_audit_load(settings, n or 10_000))
         return 0
+    if name == "hl7":
+        from deploy.bench_hl7 import run_bench_hl7
+
+        return run_bench_hl7(settings, n or 300)
+    if name == "fhir":
+        from deploy.bench_fhir import run_bench_fhir
+
+        return run_bench_fhir(settings, n or 1000)
     if name in ("policy", "read"):
         from deploy.bench_security import bench_policy, bench_read
 
         print(bench_policy(n or 20_000) if name == "policy" else bench_read(settings, n or 300))
         return 0
     print(f"hms bench: unknown benchmark {name!r} (admission, journey, imaging-triage, inference, ledger, "
-          "audit-load, policy, read)", file=sys.stderr)
+          "audit-load, policy, read, hl7, fhir)", file=sys.stderr)
     return 2

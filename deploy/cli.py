@@ -35,14 +35,28 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from deploy.services import run_worker
+    from deploy.temporal_setup import ensure_schedules
 
+    ensure_schedules(settings)
     return run_worker(settings)
+
+
+def _console(args: argparse.Namespace, settings: Settings) -> int:
+    from console.service import run_console
+
+    return run_console(settings)
 
 
 def _api(args: argparse.Namespace, settings: Settings) -> int:
     from deploy.services import run_api
 
     return run_api(settings)
+
+
+def _mllp(args: argparse.Namespace, settings: Settings) -> int:
+    from api.hl7.service import run_mllp
+
+    return run_mllp(settings)
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -122,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--role")
     add("worker", _worker, "run a Temporal worker for the journeys")
     add("api", _api, "run the HTTPS API (TLS 1.3 only)")
+    add("mllp", _mllp, "run the HL7 v2 MLLP listener (durable ACKs; TLS 1.3 variant on HMS_MLLP_TLS_PORT)")
+    add("console", _console, "serve the manager console (Streamlit, HTTPS with the stack's certificate)")
     add("migrate", _migrate, "apply database migrations")
     add("seed", _seed, "seed the demo hospital if it is not there yet")
     audit = add("audit", _audit, "verify and query the audit ledger")

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     api_port: int = 8443
     mllp_port: int = 2575
+    #: MLLP over TLS 1.3 (unset: plain MLLP only); HL7 destinations as ``host:port,...`` for outbound messages.
+    mllp_tls_port: int | None = None
+    hl7_destinations: str | None = None
+    #: Intake shards that group-commit inbound HL7 (0: one signal-with-start per message).
+    hl7_intake_shards: int = 4
     console_port: int = 8501
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
