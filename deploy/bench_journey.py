@@ -133,6 +133,7 @@ async def bench_journey(settings: Settings, n: int, rounds: int = ROUNDS) -> tup
     concurrency = min(CONCURRENCY, len(wards))
     client = await wiring.connect_temporal(settings)
     api = ApiClient(settings, limit=concurrency * 4, poll_interval=0.05, max_poll_interval=0.25)
+    await api.use_push(BENCH_WARDS)
     started = 0
 
     async def journeys(count: int) -> tuple[float, list[Outcome]]:

@@ -66,7 +66,6 @@ async def run_all(api: ApiClient, scenarios: list[Scenario], *, concurrency: int
     ``ward_caps`` bounds the journeys at once per ward (default: half its beds, so none waits for a bed).
     """
     gate = asyncio.Semaphore(concurrency)
-    await api.use_push({s.ward for s in scenarios})
     caps = ward_caps if ward_caps is not None else {w: max(1, beds // 2) for w, (_, beds) in WARDS.items()}
     wards = {w: asyncio.Semaphore(cap) for w, cap in caps.items() if cap > 0}
 
@@ -94,6 +93,7 @@ async def _demo(settings: Settings, patients: int, seed: int, concurrency: int, 
     api = ApiClient(settings, limit=max(16, concurrency * 4))
     try:
         notes = await notes_route(api)
+        await api.use_push({s.ward for s in scenarios})
         progress = Progress(len(scenarios))
         start = time.perf_counter()
         try:

@@ -45,7 +45,8 @@ class ResultReviewInput:
     code: str
     interpretation: str
     attending: str | None = None
-    due_minutes: int = 30
+    #: Minutes until the task is due (and between escalations); a fraction of a minute in tests.
+    due_minutes: float = 30
     max_escalations: int = 3
 
 

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.e2e
 
 def _send(stack: RunningStack, *messages: str) -> list[str]:
     with MLLPClient("127.0.0.1", stack.settings.mllp_port) as client:
-        return [str(client.send_message(m)) for m in messages]
+        return [client.send_message(m).decode().strip("\x0b\x1c\r\n") for m in messages]
 
 
 def _msa(ack: str) -> list[str]:
@@ -79,6 +79,7 @@ async def test_hl7_in_fhir_out_and_the_result_pushed_live(stack: RunningStack) -
 
     server = FHIRServer(None, base_uri=f"{stack.api_url}/fhir/r4")
     server.session.verify = str(stack.ca_cert)
+    server.session.trust_env = False  # REQUESTS_CA_BUNDLE would override the stack's CA
     server.session.headers["Authorization"] = f"Bearer {stack.token(user='attending-1')}"
     read = await asyncio.to_thread(FcObservation.read, hb["id"], server)
     assert read.code.coding[0].code == "718-7" and read.subject.reference == f"Patient/{patient.id}"

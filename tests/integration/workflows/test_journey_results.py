@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from ledger.embedded import EmbeddedLedger
@@ -20,7 +20,7 @@ from tests.integration.workflows.test_journey_discharge import (
 )
 from workflows.contracts import DischargeRequest, ResultNotice, TaskCompletion
 from workflows.journey import PatientJourney
-from workflows.result_review import ResultReviewWorkflow
+from workflows.result_review import ResultReviewInput, ResultReviewWorkflow
 
 pytestmark = pytest.mark.integration
 
@@ -84,31 +84,32 @@ async def test_results_are_recorded_and_a_critical_one_is_reviewed(
     assert len(final.results) == 2 and len([s for s in final.stages if s.kind == "result-review"]) == 1
 
 
-async def test_an_unreviewed_critical_result_is_escalated_and_cancelled_at_discharge(
-        time_skipping_env: WorkflowEnvironment, db_engine: sa.Engine, ledger: EmbeddedLedger,
-        task_queue: str) -> None:
-    client = time_skipping_env.client
-    async with journey_worker(time_skipping_env, db_engine, ledger, task_queue):
+async def test_an_unreviewed_critical_result_is_escalated_until_seen_and_cancelled_with_the_stay(
+        temporal_env: WorkflowEnvironment, db_engine: sa.Engine, ledger: EmbeddedLedger, task_queue: str) -> None:
+    """The review alone, with an SLA of a second: escalated twice (the limit), still open, cancelled by its parent."""
+    client = temporal_env.client
+    async with journey_worker(temporal_env, db_engine, ledger, task_queue):
         journey = await start_journey(client, task_queue)
-        await wait_stage(journey, "admitted")
+        state = await wait_stage(journey, "admitted")
         critical = str(uuid.uuid4())
-        await journey.signal(PatientJourney.result_posted, ResultNotice(observation_id=critical, code="6298-4",
-                                                                        interpretation="LL", source="hl7"))
-        review = client.get_workflow_handle_for(ResultReviewWorkflow.run, f"result-review-{critical}")
+        review = await client.start_workflow(ResultReviewWorkflow.run, ResultReviewInput(
+            review_id=critical, patient_id=state.patient_id, journey_id=state.journey_id,
+            encounter_id=state.encounter_id, ward=state.ward, observation_id=critical, code="6298-4",
+            interpretation="LL", attending=state.attending, due_minutes=1 / 60, max_escalations=2),
+            id=f"result-review-{critical}", task_queue=task_queue)
 
-        async def escalated_twice():
-            try:
-                return (await review.query(ResultReviewWorkflow.state)).escalations >= 2
-            except Exception:  # noqa: BLE001 - not started yet
-                return False
+        async def escalated_twice() -> bool:
+            return (await review.query(ResultReviewWorkflow.state)).escalations >= 2
 
-        await time_skipping_env.sleep(65 * 60)  # two 30-minute SLAs pass unacknowledged
         await eventually(escalated_twice)
         task_id = f"review-critical-result-{critical}"
-        details = _task_details(db_engine, task_id)
-        assert details["escalation_level"] >= 2 and task_status(db_engine, task_id) == "open"
+        details = await asyncio.to_thread(_task_details, db_engine, task_id)
+        assert details["escalation_level"] == 2 and task_status(db_engine, task_id) == "open"
+        await asyncio.sleep(2.5)  # past the limit nothing more is escalated, and the task stays open
+        assert (await review.query(ResultReviewWorkflow.state)).escalations == 2
+        await review.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await review.result()
         await journey.signal(PatientJourney.discharge, DischargeRequest(requested_by="attending-1"))
-        final = await journey.result()
-    [stage] = [s for s in final.stages if s.kind == "result-review"]
-    assert stage.status == "cancelled"
+        await journey.result()
     assert task_status(db_engine, task_id) == "cancelled"
