@@ -10,26 +10,13 @@ of that stay with a charge from imaging, the invoice, the claim and a payment.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import sys
-import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment
 
 from activities.billing import BillingActivities
 from activities.storage.db import make_session_factory
-from activities.storage.migrate import upgrade
-from deploy.seed import seed_demo
-from deploy.settings import Settings
-from deploy.temporal_setup import ensure_search_attributes
-from ledger.embedded import EmbeddedLedger
-from ledger.keys import load_or_create_signing_key
-from tests.conftest import create_database
 from tests.integration.billing.helpers import (
     admit,
     billing_input,
@@ -38,6 +25,7 @@ from tests.integration.billing.helpers import (
     progress_at,
 )
 from tests.integration.conftest import journey_worker
+from tests.replay.harness import OUT, recording
 from workflows.billing import BillingWorkflow
 from workflows.billing_contracts import ChargeInput
 from workflows.contracts import AuditContext, DischargeRequest, TaskCompletion
@@ -46,70 +34,54 @@ from workflows.discharge_contracts import StagesUpdate
 from workflows.journey import PatientJourney
 from workflows.stages import StageStatus
 
-OUT = Path(__file__).with_name("histories")
-
 
 async def main() -> None:
-    url = create_database(os.environ.get("HMS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres")
-                          .replace("postgresql://", "postgresql+psycopg://"))
-    upgrade(url)
-    home = Path(f"/tmp/hms-record-{uuid.uuid4().hex[:6]}")
-    seed_demo(Settings(home=home), url)
-    engine = sa.create_engine(url)
-    key, key_id = load_or_create_signing_key(home / "ledger.pem")
-    ledger = EmbeddedLedger(engine, key, key_id)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=shutil.which("temporal-test-server", path=str(Path(sys.executable).parent)),
-        data_converter=pydantic_data_converter)
-    await ensure_search_attributes(env.client)
-    queue = "record-billing"
-    async with journey_worker(env, engine, ledger, queue):
-        journey, state = await admit(env.client, queue)
-        enc = state.encounter_id
-        ActivityEnvironment().run(BillingActivities(make_session_factory(engine), ledger).record_charge, ChargeInput(
-            audit=AuditContext(journey_id=state.journey_id, requested_by="radiologist-1"),
-            idempotency_key=f"imaging:{enc}:study-1", encounter_id=enc, patient_id=state.patient_id,
-            code="IMG-CT", source="imaging", source_id="study-1"))
-        rx = StageStatus(kind="pharmacy", stage_id="rx-1", workflow_id="pharmacy-rx-1")
-        study = imaging_stage("study-1", flagged=True, report_status="preliminary")
-        handle = await env.client.start_workflow(DischargeWorkflow.run, discharge_input(state, [rx, study]),
-                                                 id=f"discharge-{enc}", task_queue=queue)
-        await progress_at(handle, "pending-results")
-        await handle.signal(DischargeWorkflow.stages_changed, StagesUpdate(stages=[
-            rx, imaging_stage("study-1", flagged=True, report_status="final")]))
-        await progress_at(handle, "checklist")
-        attending = ("attending-1", "attending_physician")
-        await handle.execute_update(DischargeWorkflow.complete_task, TaskCompletion(
-            f"medication-reconciliation-{enc}", *attending, {"decisions": {"rx-1": "continue"}}))
-        follow = (await env.get_current_time() + timedelta(days=10)).date().isoformat()
-        await handle.execute_update(DischargeWorkflow.complete_task, TaskCompletion(
-            f"follow-up-{enc}", *attending, {"date": follow, "clinic": "respiratory"}))
-        await progress_at(handle, "bed-cleaning")
-        await handle.execute_update(DischargeWorkflow.complete_task, TaskCompletion(
-            f"bed-cleaning-{enc}", "nurse-medical-1", "nurse", {"cleaned": True}))
-        with env.auto_time_skipping_disabled():
-            await handle.result()
-        OUT.joinpath("discharge_checklist.json").write_text((await handle.fetch_history()).to_json())
-        await journey.signal(PatientJourney.discharge, DischargeRequest(requested_by="attending-1"))
-        with env.auto_time_skipping_disabled():
-            await journey.result()
+    async with recording() as rec:
+        env, engine, ledger = rec.env, rec.engine, rec.ledger
+        queue = "record-billing"
+        async with journey_worker(env, engine, ledger, queue):
+            journey, state = await admit(env.client, queue)
+            enc = state.encounter_id
+            ActivityEnvironment().run(BillingActivities(make_session_factory(engine), ledger).record_charge, ChargeInput(
+                audit=AuditContext(journey_id=state.journey_id, requested_by="radiologist-1"),
+                idempotency_key=f"imaging:{enc}:study-1", encounter_id=enc, patient_id=state.patient_id,
+                code="IMG-CT", source="imaging", source_id="study-1"))
+            rx = StageStatus(kind="pharmacy", stage_id="rx-1", workflow_id="pharmacy-rx-1")
+            study = imaging_stage("study-1", flagged=True, report_status="preliminary")
+            handle = await env.client.start_workflow(DischargeWorkflow.run, discharge_input(state, [rx, study]),
+                                                     id=f"discharge-{enc}", task_queue=queue)
+            await progress_at(handle, "pending-results")
+            await handle.signal(DischargeWorkflow.stages_changed, StagesUpdate(stages=[
+                rx, imaging_stage("study-1", flagged=True, report_status="final")]))
+            await progress_at(handle, "checklist")
+            attending = ("attending-1", "attending_physician")
+            await handle.execute_update(DischargeWorkflow.complete_task, TaskCompletion(
+                f"medication-reconciliation-{enc}", *attending, {"decisions": {"rx-1": "continue"}}))
+            follow = (await env.get_current_time() + timedelta(days=10)).date().isoformat()
+            await handle.execute_update(DischargeWorkflow.complete_task, TaskCompletion(
+                f"follow-up-{enc}", *attending, {"date": follow, "clinic": "respiratory"}))
+            await progress_at(handle, "bed-cleaning")
+            await handle.execute_update(DischargeWorkflow.complete_task, TaskCompletion(
+                f"bed-cleaning-{enc}", "nurse-medical-1", "nurse", {"cleaned": True}))
+            with env.auto_time_skipping_disabled():
+                await handle.result()
+            OUT.joinpath("discharge_checklist.json").write_text((await handle.fetch_history()).to_json())
+            await journey.signal(PatientJourney.discharge, DischargeRequest(requested_by="attending-1"))
+            with env.auto_time_skipping_disabled():
+                await journey.result()
 
-        billing = await env.client.start_workflow(BillingWorkflow.run, billing_input(state), id=f"billing-{enc}",
-                                                  task_queue=queue)
-        task_id = f"billing-settlement-{enc}"
-        while task_id not in await billing.query(BillingWorkflow.open_tasks):
-            await asyncio.sleep(0.1)
-        with engine.connect() as c:
-            total = c.execute(sa.text("SELECT total FROM hms.invoices WHERE encounter_id = :e"), {"e": enc}).scalar()
-        await billing.execute_update(BillingWorkflow.complete_task, TaskCompletion(
-            task_id, "billing-1", "billing_clerk", {"outcome": "paid", "paid_amount": str(total)}))
-        with env.auto_time_skipping_disabled():
-            await billing.result()
-        OUT.joinpath("billing_paid.json").write_text((await billing.fetch_history()).to_json())
-    await env.shutdown()
-    ledger.close()
-    engine.dispose()
-    print(f"histories written to {OUT}")
+            billing = await env.client.start_workflow(BillingWorkflow.run, billing_input(state), id=f"billing-{enc}",
+                                                      task_queue=queue)
+            task_id = f"billing-settlement-{enc}"
+            while task_id not in await billing.query(BillingWorkflow.open_tasks):
+                await asyncio.sleep(0.1)
+            with engine.connect() as c:
+                total = c.execute(sa.text("SELECT total FROM hms.invoices WHERE encounter_id = :e"), {"e": enc}).scalar()
+            await billing.execute_update(BillingWorkflow.complete_task, TaskCompletion(
+                task_id, "billing-1", "billing_clerk", {"outcome": "paid", "paid_amount": str(total)}))
+            with env.auto_time_skipping_disabled():
+                await billing.result()
+            OUT.joinpath("billing_paid.json").write_text((await billing.fetch_history()).to_json())
 
 
 if __name__ == "__main__":

@@ -15,32 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import sys
-import uuid
-from pathlib import Path
 
-import sqlalchemy as sa
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
 
-from activities.storage.migrate import upgrade
 from api.hl7.batching import BatchingHandOver
 from api.hl7.handover import TemporalHandOver
 from api.hl7.parse import parse
-from deploy.seed import seed_demo
-from deploy.settings import Settings
-from deploy.temporal_setup import ensure_search_attributes
-from ledger.embedded import EmbeddedLedger
-from ledger.keys import load_or_create_signing_key
-from tests.conftest import create_database
 from tests.integration.conftest import journey_worker
+from tests.replay.harness import OUT, recording
 from tests.unit.hl7.samples import adt, oru
 from workflows.hl7_ingest import Hl7IngestWorkflow, ingest_workflow_id
 from workflows.hl7_intake import intake_workflow_id
-
-OUT = Path(__file__).with_name("histories")
 
 
 class ShortRuns(TemporalHandOver):
@@ -56,57 +41,44 @@ class ShortRuns(TemporalHandOver):
 
 
 async def main() -> None:
-    url = create_database(os.environ.get("HMS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres")
-                          .replace("postgresql://", "postgresql+psycopg://"))
-    upgrade(url)
-    home = Path(f"/tmp/hms-record-{uuid.uuid4().hex[:6]}")
-    seed_demo(Settings(home=home), url)
-    engine = sa.create_engine(url)
-    key, key_id = load_or_create_signing_key(home / "ledger.pem")
-    ledger = EmbeddedLedger(engine, key, key_id)
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=shutil.which("temporal", path=str(Path(sys.executable).parent)),
-        data_converter=pydantic_data_converter, dev_server_log_level="error")
-    await ensure_search_attributes(env.client)
-    queue, index_key, mrn = "record-hl7", os.urandom(32), "MRN-REPLAY-1"
-    hand_over = ShortRuns(env.client, queue)
-    async with journey_worker(env, engine, ledger, queue):
-        msgs = [adt("A01", mrn=mrn, cid="R1"), adt("A01", mrn=mrn, cid="R1"), oru(mrn=mrn, cid="R2"),
-                adt("A08", mrn=mrn, cid="R3", family="Sharma"), adt("A03", mrn=mrn, cid="R4")]
-        for text in msgs:
-            _, msg = parse(text.encode(), index_key)
-            await hand_over(msg)
-        workflow_id = ingest_workflow_id(msg.derived_patient_id)
-        handle = env.client.get_workflow_handle(workflow_id)
-        for _ in range(600):
-            state = await handle.query(Hl7IngestWorkflow.state)
-            if state.processed >= 4 and state.pending == 0:
-                break
-            await asyncio.sleep(0.1)
-        print([(o.control_id, o.status, o.note) for o in state.outcomes])
-        runs = [e async for e in env.client.list_workflows(f"WorkflowId = '{workflow_id}'")]
-        first = min(runs, key=lambda r: r.start_time)
-        history = await env.client.get_workflow_handle(workflow_id, run_id=first.run_id).fetch_history()
-        OUT.joinpath("hl7_ingest_continued.json").write_text(history.to_json())
-
-        # The group-commit path: an intake shard starting one inbox and signalling it with a later batch.
-        batching = BatchingHandOver(env.client, queue, shards=1)
-        for text in (adt("A04", mrn="MRN-REPLAY-2", cid="S1"), adt("A08", mrn="MRN-REPLAY-2", cid="S2")):
-            _, msg = parse(text.encode(), index_key)
-            await batching(msg)
-        inbox = env.client.get_workflow_handle(ingest_workflow_id(msg.derived_patient_id))
-        for _ in range(600):
-            try:
-                if (await inbox.query(Hl7IngestWorkflow.state)).processed >= 2:
+    async with recording(dev_server=True) as rec:
+        env, engine, ledger = rec.env, rec.engine, rec.ledger
+        queue, index_key, mrn = "record-hl7", os.urandom(32), "MRN-REPLAY-1"
+        hand_over = ShortRuns(env.client, queue)
+        async with journey_worker(env, engine, ledger, queue):
+            msgs = [adt("A01", mrn=mrn, cid="R1"), adt("A01", mrn=mrn, cid="R1"), oru(mrn=mrn, cid="R2"),
+                    adt("A08", mrn=mrn, cid="R3", family="Sharma"), adt("A03", mrn=mrn, cid="R4")]
+            for text in msgs:
+                _, msg = parse(text.encode(), index_key)
+                await hand_over(msg)
+            workflow_id = ingest_workflow_id(msg.derived_patient_id)
+            handle = env.client.get_workflow_handle(workflow_id)
+            for _ in range(600):
+                state = await handle.query(Hl7IngestWorkflow.state)
+                if state.processed >= 4 and state.pending == 0:
                     break
-            except RPCError:
-                pass
-            await asyncio.sleep(0.1)
-        shard = env.client.get_workflow_handle(intake_workflow_id(queue, 0))
-        OUT.joinpath("hl7_intake_start_and_signal.json").write_text((await shard.fetch_history()).to_json())
-    await env.shutdown()
-    engine.dispose()
-    print(f"histories written to {OUT}")
+                await asyncio.sleep(0.1)
+            print([(o.control_id, o.status, o.note) for o in state.outcomes])
+            runs = [e async for e in env.client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+            first = min(runs, key=lambda r: r.start_time)
+            history = await env.client.get_workflow_handle(workflow_id, run_id=first.run_id).fetch_history()
+            OUT.joinpath("hl7_ingest_continued.json").write_text(history.to_json())
+
+            # The group-commit path: an intake shard starting one inbox and signalling it with a later batch.
+            batching = BatchingHandOver(env.client, queue, shards=1)
+            for text in (adt("A04", mrn="MRN-REPLAY-2", cid="S1"), adt("A08", mrn="MRN-REPLAY-2", cid="S2")):
+                _, msg = parse(text.encode(), index_key)
+                await batching(msg)
+            inbox = env.client.get_workflow_handle(ingest_workflow_id(msg.derived_patient_id))
+            for _ in range(600):
+                try:
+                    if (await inbox.query(Hl7IngestWorkflow.state)).processed >= 2:
+                        break
+                except RPCError:
+                    pass
+                await asyncio.sleep(0.1)
+            shard = env.client.get_workflow_handle(intake_workflow_id(queue, 0))
+            OUT.joinpath("hl7_intake_start_and_signal.json").write_text((await shard.fetch_history()).to_json())
 
 
 if __name__ == "__main__":

@@ -15,71 +15,42 @@ replaying; this script writes the patched ``pharmacy_charged_*`` ones.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import sys
-import uuid
-from pathlib import Path
 
-import sqlalchemy as sa
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-
-from activities.storage.migrate import upgrade
-from deploy.seed import seed_demo
-from deploy.settings import Settings
-from deploy.temporal_setup import ensure_search_attributes
-from ledger.embedded import EmbeddedLedger
-from ledger.keys import load_or_create_signing_key
-from tests.conftest import create_database
 from tests.integration.conftest import journey_worker
 from tests.integration.pharmacy.conftest import admit, complete, give, open_task, order, verify
+from tests.replay.harness import OUT, recording
 from workflows.contracts import DischargeRequest
 from workflows.journey import PatientJourney
 from workflows.pharmacy import PharmacyWorkflow
 from workflows.pharmacy_contracts import CancelOrder
 
-OUT = Path(__file__).with_name("histories")
 WARFARIN = {"drug_code": "11289", "dose": 5, "unit": "mg", "route": "PO", "frequency_hours": 24, "doses": 3}
 ASPIRIN = {"drug_code": "1191", "dose": 75, "unit": "mg", "route": "PO", "frequency_hours": 8, "doses": 4}
 
 
 async def main() -> None:
-    url = create_database(os.environ.get("HMS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres")
-                          .replace("postgresql://", "postgresql+psycopg://"))
-    upgrade(url)
-    home = Path(f"/tmp/hms-record-{uuid.uuid4().hex[:6]}")
-    seed_demo(Settings(home=home), url)
-    engine = sa.create_engine(url)
-    key, key_id = load_or_create_signing_key(home / "ledger.pem")
-    ledger = EmbeddedLedger(engine, key, key_id)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=shutil.which("temporal-test-server", path=str(Path(sys.executable).parent)),
-        data_converter=pydantic_data_converter)
-    await ensure_search_attributes(env.client)
-    queue = "record-pharmacy"
-    async with journey_worker(env, engine, ledger, queue):
-        journey, _ = await admit(env, queue)
-        warfarin = await order(env, journey, WARFARIN)
-        await verify(engine, warfarin)
-        await give(engine, warfarin)
-        aspirin = await order(env, journey, ASPIRIN)
-        await verify(engine, aspirin, decision="approve", override_reason="post-stent; INR monitored daily")
-        await give(engine, aspirin)
-        await env.sleep(10 * 3600)
-        escalation = await open_task(engine, aspirin.id, "missed-dose")
-        await complete(aspirin, escalation["id"], "attending-1", "attending_physician",
-                       {"decision": "continue", "reason": "reviewed"})
-        await aspirin.execute_update(PharmacyWorkflow.cancel_order,
-                                     CancelOrder(requested_by="attending-1", reason="bleeding risk"))
-        await aspirin.result()
-        OUT.joinpath("pharmacy_charged_override_missed_cancel.json").write_text((await aspirin.fetch_history()).to_json())
-        await journey.signal(PatientJourney.discharge, DischargeRequest(requested_by="attending-1"))
-        await journey.result()
-        OUT.joinpath("pharmacy_charged_cancelled_at_discharge.json").write_text((await warfarin.fetch_history()).to_json())
-    await env.shutdown()
-    engine.dispose()
-    print(f"histories written to {OUT}")
+    async with recording() as rec:
+        env, engine, ledger = rec.env, rec.engine, rec.ledger
+        queue = "record-pharmacy"
+        async with journey_worker(env, engine, ledger, queue):
+            journey, _ = await admit(env, queue)
+            warfarin = await order(env, journey, WARFARIN)
+            await verify(engine, warfarin)
+            await give(engine, warfarin)
+            aspirin = await order(env, journey, ASPIRIN)
+            await verify(engine, aspirin, decision="approve", override_reason="post-stent; INR monitored daily")
+            await give(engine, aspirin)
+            await env.sleep(10 * 3600)
+            escalation = await open_task(engine, aspirin.id, "missed-dose")
+            await complete(aspirin, escalation["id"], "attending-1", "attending_physician",
+                           {"decision": "continue", "reason": "reviewed"})
+            await aspirin.execute_update(PharmacyWorkflow.cancel_order,
+                                         CancelOrder(requested_by="attending-1", reason="bleeding risk"))
+            await aspirin.result()
+            OUT.joinpath("pharmacy_charged_override_missed_cancel.json").write_text((await aspirin.fetch_history()).to_json())
+            await journey.signal(PatientJourney.discharge, DischargeRequest(requested_by="attending-1"))
+            await journey.result()
+            OUT.joinpath("pharmacy_charged_cancelled_at_discharge.json").write_text((await warfarin.fetch_history()).to_json())
 
 
 if __name__ == "__main__":

@@ -10,76 +10,48 @@ acknowledged by the attending; the stay is discharged. Writes ``journey_results.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import sys
 import uuid
-from pathlib import Path
 
-import sqlalchemy as sa
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-
-from activities.storage.migrate import upgrade
-from deploy.seed import seed_demo
-from deploy.settings import Settings
-from deploy.temporal_setup import ensure_search_attributes
-from ledger.embedded import EmbeddedLedger
-from ledger.keys import load_or_create_signing_key
-from tests.conftest import create_database
 from tests.integration.conftest import journey_worker
 from tests.integration.workflows.test_admission_journey import journey_input
+from tests.replay.harness import OUT, recording
 from workflows.contracts import DischargeRequest, ResultNotice, TaskCompletion
 from workflows.journey import PatientJourney
 from workflows.result_review import TASK, ResultReviewWorkflow
 
-OUT = Path(__file__).with_name("histories")
-
 
 async def main() -> None:
-    url = create_database(os.environ.get("HMS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres")
-                          .replace("postgresql://", "postgresql+psycopg://"))
-    upgrade(url)
-    seed_demo(Settings(home=Path(f"/tmp/hms-record-{uuid.uuid4().hex[:6]}")), url)
-    engine = sa.create_engine(url)
-    key, key_id = load_or_create_signing_key(Path(f"/tmp/hms-record-{uuid.uuid4().hex[:6]}") / "ledger.pem")
-    ledger = EmbeddedLedger(engine, key, key_id)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=shutil.which("temporal-test-server", path=str(Path(sys.executable).parent)),
-        data_converter=pydantic_data_converter)
-    await ensure_search_attributes(env.client)
-    async with journey_worker(env, engine, ledger, "record"):
-        inp = journey_input()
-        journey = await env.client.start_workflow(PatientJourney.run, inp, id=inp.journey_id, task_queue="record")
-        while (await journey.query(PatientJourney.state)).stage != "admitted":
-            await asyncio.sleep(0.05)
-        critical = str(uuid.uuid4())
-        await journey.signal(PatientJourney.result_posted, ResultNotice(observation_id=str(uuid.uuid4()),
-                                                                        code="8867-4", interpretation="N",
-                                                                        source="hl7"))
-        await journey.signal(PatientJourney.result_posted, ResultNotice(observation_id=critical, code="2823-3",
-                                                                        interpretation="HH", source="fhir"))
-        review = env.client.get_workflow_handle_for(ResultReviewWorkflow.run, f"result-review-{critical}")
-        while True:
-            try:
-                if (await review.query(ResultReviewWorkflow.state)).open_tasks:
-                    break
-            except Exception:  # noqa: BLE001 - not started yet
-                pass
-            await asyncio.sleep(0.05)
-        await env.sleep(31 * 60)  # one SLA passes: escalated
-        await review.execute_update(ResultReviewWorkflow.complete_task, TaskCompletion(
-            task_id=f"{TASK}-{critical}", actor="attending-1", role="attending_physician",
-            payload={"action": "acknowledged"}))
-        await review.result()
-        await journey.signal(PatientJourney.discharge, DischargeRequest(requested_by="attending-1"))
-        await journey.result()
-        OUT.joinpath("journey_results.json").write_text((await journey.fetch_history()).to_json())
-        OUT.joinpath("result_review_escalated_then_acknowledged.json").write_text(
-            (await review.fetch_history()).to_json())
-    await env.shutdown()
-    engine.dispose()
-    print(f"histories written to {OUT}")
+    async with recording() as rec:
+        env, engine, ledger = rec.env, rec.engine, rec.ledger
+        async with journey_worker(env, engine, ledger, "record"):
+            inp = journey_input()
+            journey = await env.client.start_workflow(PatientJourney.run, inp, id=inp.journey_id, task_queue="record")
+            while (await journey.query(PatientJourney.state)).stage != "admitted":
+                await asyncio.sleep(0.05)
+            critical = str(uuid.uuid4())
+            await journey.signal(PatientJourney.result_posted, ResultNotice(observation_id=str(uuid.uuid4()),
+                                                                            code="8867-4", interpretation="N",
+                                                                            source="hl7"))
+            await journey.signal(PatientJourney.result_posted, ResultNotice(observation_id=critical, code="2823-3",
+                                                                            interpretation="HH", source="fhir"))
+            review = env.client.get_workflow_handle_for(ResultReviewWorkflow.run, f"result-review-{critical}")
+            while True:
+                try:
+                    if (await review.query(ResultReviewWorkflow.state)).open_tasks:
+                        break
+                except Exception:  # noqa: BLE001 - not started yet
+                    pass
+                await asyncio.sleep(0.05)
+            await env.sleep(31 * 60)  # one SLA passes: escalated
+            await review.execute_update(ResultReviewWorkflow.complete_task, TaskCompletion(
+                task_id=f"{TASK}-{critical}", actor="attending-1", role="attending_physician",
+                payload={"action": "acknowledged"}))
+            await review.result()
+            await journey.signal(PatientJourney.discharge, DischargeRequest(requested_by="attending-1"))
+            await journey.result()
+            OUT.joinpath("journey_results.json").write_text((await journey.fetch_history()).to_json())
+            OUT.joinpath("result_review_escalated_then_acknowledged.json").write_text(
+                (await review.fetch_history()).to_json())
 
 
 if __name__ == "__main__":

@@ -8,31 +8,17 @@ intake answered up to a red flag (which starts its triage as a child).
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import sys
 import uuid
-from pathlib import Path
 
-import sqlalchemy as sa
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.storage.migrate import upgrade
-from deploy.seed import seed_demo
-from deploy.settings import Settings
-from deploy.temporal_setup import ensure_search_attributes
-from ledger.embedded import EmbeddedLedger
-from ledger.keys import load_or_create_signing_key
-from tests.conftest import create_database
 from tests.integration.conftest import journey_worker
 from tests.integration.triage.support import DETERIORATING, arrival, triage_done
+from tests.replay.harness import OUT, recording
 from workflows.contracts import TaskCompletion
 from workflows.intake import IntakeWorkflow
 from workflows.triage import TriageWorkflow
 from workflows.triage_contracts import IntakeAnswer, IntakeInput, PhysicianSeen
-
-OUT = Path(__file__).with_name("histories")
 
 
 async def record(env: WorkflowEnvironment, queue: str) -> None:
@@ -62,22 +48,10 @@ async def record(env: WorkflowEnvironment, queue: str) -> None:
 
 
 async def main() -> None:
-    url = create_database(os.environ.get("HMS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres")
-                          .replace("postgresql://", "postgresql+psycopg://"))
-    upgrade(url)
-    home = Path(f"/tmp/hms-record-{uuid.uuid4().hex[:6]}")
-    seed_demo(Settings(home=home), url)
-    engine = sa.create_engine(url)
-    key, key_id = load_or_create_signing_key(home / "ledger.pem")
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=shutil.which("temporal-test-server", path=str(Path(sys.executable).parent)),
-        data_converter=pydantic_data_converter)
-    await ensure_search_attributes(env.client)
-    async with journey_worker(env, engine, EmbeddedLedger(engine, key, key_id), "record-triage"):
-        await record(env, "record-triage")
-    await env.shutdown()
-    engine.dispose()
-    print(f"histories written to {OUT}")
+    async with recording() as rec:
+        env, engine = rec.env, rec.engine
+        async with journey_worker(env, engine, rec.ledger, "record-triage"):
+            await record(env, "record-triage")
 
 
 if __name__ == "__main__":
