@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 
 from activities.imaging import stage_blob
 from activities.storage.db import make_session_factory
@@ -56,8 +56,16 @@ async def start_order(client: Client, journey: WorkflowHandle, payload: dict) ->
 async def attach_dicom(engine: sa.Engine, handle: WorkflowHandle, data: bytes) -> None:
     with make_session_factory(engine)() as s, s.begin():
         digest = stage_blob(s, data)
-    await handle.execute_update(ImagingWorkflow.attach_study,
-                                StudyAttachment(actor="radiologist-1", sha256=digest, size_bytes=len(data)))
+    for _ in range(100):  # the order may not have run its first task yet (the API answers 404 then)
+        try:
+            await handle.execute_update(ImagingWorkflow.attach_study,
+                                        StudyAttachment(actor="radiologist-1", sha256=digest, size_bytes=len(data)))
+            return
+        except WorkflowUpdateFailedError as err:
+            if getattr(err.cause, "type", None) != "NotStarted":
+                raise
+        await asyncio.sleep(0.1)
+    raise AssertionError("the imaging order never started")
 
 
 async def wait_imaging(handle: WorkflowHandle, predicate, timeout: float = 60.0) -> ImagingState:  # noqa: ANN001
