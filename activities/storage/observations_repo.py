@@ -136,9 +136,14 @@ def _columns(session: Session, obs: dict[str, Any]) -> dict[str, Any]:
             "effective_at": _effective(obs), "security": _labels(obs)}
 
 
-def _seal(cipher: FieldCipher, session: Session, obs_id: str, patient_id: str, obs: dict[str, Any]) -> bytes:
+def _body(obs: dict[str, Any]) -> dict[str, Any]:
+    """What is sealed of an Observation: all but its id and meta, and its security labels."""
     body = {k: v for k, v in obs.items() if k not in _STRIPPED}
     body["meta"] = {"security": (obs.get("meta") or {}).get("security") or []}
+    return body
+
+
+def _seal(cipher: FieldCipher, session: Session, obs_id: str, patient_id: str, body: dict[str, Any]) -> bytes:
     keys = _tx_cache(session, "observation_keys")  # one key lookup per patient per transaction
     key = keys.get(patient_id) or keys.setdefault(patient_id, cipher.data_key(session, patient_id, create=True))
     return cipher.encrypt(key, TABLE, "body", obs_id, json.dumps(body, sort_keys=True, separators=(",", ":")))
@@ -156,23 +161,29 @@ def record_observation(session: Session, cipher: FieldCipher, obs: dict[str, Any
                        recorded_by: str | None = None) -> tuple[str, bool]:
     """Store a FHIR Observation; returns (id, created). Idempotent by its first identifier (system|value):
     a resent result returns the id already stored. Without an identifier, ``obs["id"]`` (or a new uuid) names it."""
+    stored, created = store_observation(session, cipher, obs, recorded_by=recorded_by)
+    return (stored["id"] if stored else str(obs.get("id"))), created
+
+
+def store_observation(session: Session, cipher: FieldCipher, obs: dict[str, Any], *,
+                      recorded_by: str | None = None) -> tuple[dict[str, Any], bool]:
+    """``record_observation`` answering the stored resource (a new one is not read back: it is what was sealed)."""
     cols = _columns(session, obs)
     index = identifier_index(cipher, obs)
-    if index is not None:
-        found = session.scalar(sa.select(Observation.id).where(Observation.identifier_index == index))
-        if found:
-            return found, False
-        obs_id = str(uuid.UUID(bytes=index[:16], version=4))
-    else:
-        obs_id = str(obs.get("id") or uuid.uuid4())
-    inserted = session.execute(
+    # With an identifier the id is derived from it, so a resend conflicts on insert (no lookup first).
+    obs_id = str(uuid.UUID(bytes=index[:16], version=4)) if index is not None else str(obs.get("id") or uuid.uuid4())
+    body = _body(obs)
+    row = session.execute(
         insert(Observation).values(id=obs_id, identifier_index=index, recorded_by=recorded_by,
-                                   body=_seal(cipher, session, obs_id, cols["patient_id"], obs), **cols)
-        .on_conflict_do_nothing().returning(Observation.id)).scalar()
-    if inserted is None and index is not None:
-        found = session.scalar(sa.select(Observation.id).where(Observation.identifier_index == index))
-        return found or obs_id, False
-    return obs_id, inserted is not None
+                                   body=_seal(cipher, session, obs_id, cols["patient_id"], body), **cols)
+        .on_conflict_do_nothing().returning(Observation.id, Observation.version, Observation.updated_at)).first()
+    if row is not None:
+        return _resource(row.id, row.version, row.updated_at, dict(body)), True
+    found_id = obs_id
+    if index is not None:
+        found_id = session.scalar(sa.select(Observation.id).where(Observation.identifier_index == index)) or obs_id
+    found = get_observation(session, cipher, found_id)
+    return (found if found is not None else _resource(obs_id, 1, datetime.now(UTC), dict(body))), False
 
 
 def update_observation(session: Session, cipher: FieldCipher, obs_id: str, obs: dict[str, Any]) -> dict[str, Any] | None:
@@ -188,7 +199,7 @@ def update_observation(session: Session, cipher: FieldCipher, obs_id: str, obs: 
     for name, value in cols.items():
         setattr(row, name, value)
     row.identifier_index = identifier_index(cipher, obs) or row.identifier_index
-    row.body = _seal(cipher, session, obs_id, row.patient_id, obs)
+    row.body = _seal(cipher, session, obs_id, row.patient_id, _body(obs))
     row.version += 1
     row.updated_at = datetime.now(UTC)
     session.flush()
@@ -196,14 +207,18 @@ def update_observation(session: Session, cipher: FieldCipher, obs_id: str, obs: 
 
 
 def _open(session: Session, cipher: FieldCipher, row: Observation) -> dict[str, Any]:
-    key = cipher.data_key(session, row.patient_id)
-    body = json.loads(cipher.decrypt(key, TABLE, "body", row.id, row.body))
+    keys = _tx_cache(session, "observation_keys")  # one key lookup per patient per transaction
+    key = keys.get(row.patient_id) or keys.setdefault(row.patient_id, cipher.data_key(session, row.patient_id))
+    return _resource(row.id, row.version, row.updated_at, json.loads(cipher.decrypt(key, TABLE, "body", row.id, row.body)))
+
+
+def _resource(obs_id: str, version: int, updated_at: datetime, body: dict[str, Any]) -> dict[str, Any]:
     security = (body.pop("meta", None) or {}).get("security") or []
-    meta: dict[str, Any] = {"versionId": str(row.version),
-                            "lastUpdated": row.updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z")}
+    meta: dict[str, Any] = {"versionId": str(version),
+                            "lastUpdated": updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z")}
     if security:
         meta["security"] = security
-    return {"resourceType": "Observation", "id": row.id, "meta": meta, **body}
+    return {"resourceType": "Observation", "id": obs_id, "meta": meta, **body}
 
 
 def get_observation(session: Session, cipher: FieldCipher, obs_id: str) -> dict[str, Any] | None:

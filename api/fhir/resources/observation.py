@@ -31,11 +31,9 @@ def new_id(body: Resource, ctx: WriteContext) -> str:
 
 def create(session: Session, cipher: FieldCipher, body: Resource, ctx: WriteContext) -> tuple[Resource, bool]:
     try:
-        oid, created = obs_repo.record_observation(session, cipher, body, recorded_by=ctx.user_id)
+        found, created = obs_repo.store_observation(session, cipher, body, recorded_by=ctx.user_id)
     except obs_repo.InvalidObservation as exc:
         raise FhirError(422, str(exc)) from None
-    found = obs_repo.get_observation(session, cipher, oid)
-    assert found is not None
     if not created and found.get("subject") != body.get("subject"):
         raise FhirError(409, "an Observation with this identifier is stored for another subject")
     return found, created

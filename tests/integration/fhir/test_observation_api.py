@@ -19,6 +19,7 @@ async def test_create_read_update_versions(fhir, auth, admitted):
     assert obs["meta"]["versionId"] == "1" and obs["valueQuantity"]["value"] == 5.4
     got = await fhir.get(f"/fhir/r4/Observation/{obs['id']}", headers=h)
     assert got.status_code == 200 and got.headers["etag"] == 'W/"1"'
+    assert got.json() == obs  # what create answered (not read back) is what is stored
     changed = {**obs, "valueQuantity": {**obs["valueQuantity"], "value": 6.1}, "status": "amended"}
     r = await fhir.put(f"/fhir/r4/Observation/{obs['id']}", json=changed, headers={**h, "If-Match": 'W/"1"'})
     assert r.status_code == 200, r.text
@@ -39,6 +40,7 @@ async def test_identifier_makes_create_idempotent(fhir, auth, admitted):
     second = await fhir.post("/fhir/r4/Observation", json=body, headers=h)
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json()["id"] == second.json()["id"]
+    assert second.json() == first.json()
 
 
 async def test_invalid_observations_are_refused(fhir, auth, admitted):
