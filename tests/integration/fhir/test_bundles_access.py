@@ -202,3 +202,23 @@ async def test_conditions_bad_tokens_and_erased_records(fhir, fhir_services, aut
     fhir_services.field_cipher.forget(stay.patient_id)
     gone = await fhir.get(f"/fhir/r4/Patient/{stay.patient_id}", headers=auth("registration-1", "registration_clerk"))
     assert gone.status_code == 410 and gone.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_a_result_twice_in_one_transaction_and_again_later_is_stored_once(fhir, fhir_services, auth, admitted):
+    stay = admitted()
+    h = {**auth("attending-1", "attending_physician"), **JSON}
+    same = observation(stay.patient_id, stay.encounter_id, identifier=f"ACC-{uuid.uuid4().hex}")
+    other = observation(stay.patient_id, stay.encounter_id, code="718-7")
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": r, "request": {"method": "POST", "url": "Observation"}} for r in (same, other, same)]}
+    r = await fhir.post("/fhir/r4", json=bundle, headers=h)
+    assert r.status_code == 200, r.text
+    entries = r.json()["entry"]
+    assert [e["response"]["status"] for e in entries] == ["201 Created", "201 Created", "200 OK"]
+    assert entries[0]["response"]["location"] == entries[2]["response"]["location"]
+    again = await fhir.post("/fhir/r4", json={**bundle, "entry": bundle["entry"][:1]}, headers=h)
+    assert [e["response"]["status"] for e in again.json()["entry"]] == ["200 OK"]
+    assert _stored(fhir_services, stay.patient_id) == 2
+    first_id = entries[0]["response"]["location"].split("/")[1]
+    got = await fhir.get(f"/fhir/r4/Observation/{first_id}", headers=h)
+    assert got.json()["identifier"] == same["identifier"] and got.json()["meta"]["versionId"] == "1"
