@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -43,11 +44,18 @@ def conninfo_of(sessions: sessionmaker[Session]) -> str | None:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+#: How long stream events are kept (how far back a client can resume), and how often old ones are purged.
+RETENTION = timedelta(days=3)
+PURGE_EVERY_SECONDS = 3600.0
+
+
 class EventHub:
     """The process's listener and its subscriptions."""
 
-    def __init__(self, sessions: sessionmaker[Session], conninfo: str | None, *, retry_seconds: float = 1.0) -> None:
+    def __init__(self, sessions: sessionmaker[Session], conninfo: str | None, *, retry_seconds: float = 1.0,
+                 retention: timedelta = RETENTION, purge_every_seconds: float = PURGE_EVERY_SECONDS) -> None:
         self._sessions, self._conninfo, self._retry = sessions, conninfo, retry_seconds
+        self._retention, self._purge_every = retention, purge_every_seconds
         self._subs: set[Subscription] = set()
         self._ids: asyncio.Queue[int] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -83,7 +91,8 @@ class EventHub:
         if self.running or self._conninfo is None:
             return
         self._tasks = [asyncio.create_task(self._listen(), name="hms-events-listen"),
-                       asyncio.create_task(self._dispatch(), name="hms-events-dispatch")]
+                       asyncio.create_task(self._dispatch(), name="hms-events-dispatch"),
+                       asyncio.create_task(self._purge_old(), name="hms-events-retention")]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -93,6 +102,25 @@ class EventHub:
                 await task
         self._tasks = []
         self.listening.clear()
+
+    async def _purge_old(self) -> None:
+        """Retention: events older than ``retention`` are deleted, once at start and then periodically.
+
+        Events are pointers (ids, no clinical content); purging them only bounds how far back a
+        reconnecting client can resume. Every API process may purge: the DELETE is idempotent.
+        """
+        while True:
+            try:
+                gone = await run_in_threadpool(self._purge_once)
+                if gone:
+                    log.info("purged %d stream events older than %s", gone, self._retention)
+            except Exception as exc:  # the database is briefly away: try again next time
+                log.warning("stream event retention could not run (%s)", type(exc).__name__)
+            await asyncio.sleep(self._purge_every)
+
+    def _purge_once(self) -> int:
+        with self._sessions() as s, s.begin():
+            return events_repo.purge(s, older_than=self._retention)
 
     async def _listen(self) -> None:
         assert self._conninfo is not None

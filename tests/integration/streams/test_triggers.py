@@ -1,6 +1,7 @@
 """The event source: triggers fire with the change they describe (and only then), notify at commit."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from activities.storage import events_repo
 from activities.storage import tasks as task_store
 from activities.storage.models_events import Event
-from api.streams.hub import conninfo_of
+from api.streams.hub import EventHub, conninfo_of
 from tests.integration.streams.conftest import Stack, open_task, record_vitals
 
 pytestmark = pytest.mark.integration
@@ -129,3 +130,25 @@ def test_observations_are_results_or_vitals_and_amendments_are_events(stack: Sta
         observations_repo.update_observation(s, cipher, lab, obs("laboratory", 2.0))
         s.commit()
     assert events_of(stack, patient)[2:] == [("result", lab, "icu"), ("vitals", vital, "icu"), ("result", lab, "icu")]
+
+
+async def test_the_hub_purges_events_past_retention_while_it_runs(stack: Stack) -> None:
+    patient = f"retain-{uuid.uuid4().hex[:8]}"
+    with stack.services.sessions() as s:
+        old = events_repo.emit(s, patient_id=patient, kind="task", ref="old")
+        new = events_repo.emit(s, patient_id=patient, kind="task", ref="new")
+        s.execute(sa.update(Event).where(Event.id == old).values(occurred_at=datetime.now(UTC) - timedelta(days=4)))
+        s.commit()
+    hub = EventHub(stack.services.sessions, conninfo_of(stack.services.sessions), retention=timedelta(days=3),
+                   purge_every_seconds=0.2)
+    await hub.start()
+    try:
+        for _ in range(100):
+            with stack.services.sessions() as s:
+                left = [e.id for e in events_repo.since(s, 0, patient_id=patient)]
+            if left == [new]:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await hub.stop()
+    assert left == [new]
