@@ -67,10 +67,7 @@ async def authorize(
 ) -> Granted:
     """Decide and record one access; raise 403 when denied, 503 when it cannot be recorded."""
     decision, event, subject = await _decision(services, principal, action, resource, subtype, purpose)
-    await _record(services, event)
-    if not decision.allow:
-        raise HTTPException(403, decision.reason)
-    return Granted(subject=subject, reason=decision.reason, event_id=event.event_id)
+    return await _granted(services, decision, subject, [event])
 
 
 async def authorize_alike(
@@ -91,13 +88,15 @@ async def authorize_alike(
                                                subtype, purpose)
     events = [event] + [dataclasses.replace(event, event_id=uuid.uuid4().hex, resource_id=rid)
                         for rid in resource_ids[1:]]
-    try:
-        await run_in_threadpool(services.ledger.append_many, events)
-    except Exception as exc:  # the ledger is down: no unaudited access
-        raise HTTPException(503, "the audit ledger is unavailable; the request was not performed") from exc
+    return await _granted(services, decision, subject, events)
+
+
+async def _granted(services: ApiServices, decision: Decision, subject: Subject, events: list[AuditEvent]) -> Granted:
+    """Record the decision's ledger entries, then answer 403 for a refusal or the grant."""
+    await _record(services, *events)
     if not decision.allow:
         raise HTTPException(403, decision.reason)
-    return Granted(subject=subject, reason=decision.reason, event_id=event.event_id)
+    return Granted(subject=subject, reason=decision.reason, event_id=events[0].event_id)
 
 
 async def authorized_read(
@@ -169,9 +168,13 @@ async def _decision(services: ApiServices, principal: Principal, action: str, re
     return decision, event, subject
 
 
-async def _record(services: ApiServices, event: AuditEvent) -> None:
+async def _record(services: ApiServices, *events: AuditEvent) -> None:
+    """Append the entries (together when several); 503 when the ledger cannot take them."""
     try:
-        await run_in_threadpool(services.ledger.append, event)
+        if len(events) == 1:
+            await run_in_threadpool(services.ledger.append, events[0])
+        else:
+            await run_in_threadpool(services.ledger.append_many, list(events))
     except Exception as exc:  # the ledger is down: no unaudited access
         raise HTTPException(503, "the audit ledger is unavailable; the request was not performed") from exc
 

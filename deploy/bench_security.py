@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import sqlalchemy as sa
 
 from deploy import wiring
 from deploy.client import ApiClient, tls_context
+from deploy.procs import free_port
 from deploy.settings import Settings
 from deploy.tokens import issue_token
 
@@ -144,7 +144,7 @@ def bench_read(settings: Settings, n: int) -> str:
     engine = wiring.database_engine(settings, pool_size=1)
     select = sa.text("SELECT * FROM hms.patients WHERE id = :id")
     headers = {"Authorization": f"Bearer {issue_token(settings, attending, 'attending_physician')}"}
-    port = _free_port()
+    port = free_port()
     bare_server = subprocess.Popen([sys.executable, "-m", "deploy.bench_bare_read", str(port)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     api_ms, bare_ms, sql_ms = [], [], []
@@ -191,11 +191,6 @@ def bench_read(settings: Settings, n: int) -> str:
         f"{a50 / s50:.1f} |",
     ])
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_healthy(client: httpx.Client, process: subprocess.Popen[bytes]) -> None:

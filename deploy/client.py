@@ -154,7 +154,7 @@ class ApiClient:
         patient = current_patient.get() if self.wakeups is not None else None
         ceiling = self.push_fallback if patient else self.max_poll_interval
         while True:
-            wake = self.wakeups.armed(patient) if self.wakeups is not None and patient else None
+            wake = self.wakeups.armed(patient) if patient and self.wakeups is not None else None
             found = await probe()
             if found is not None:
                 return found

@@ -51,13 +51,8 @@ class CachingPolicyEngine:
         except ValueError as exc:
             return Decision(False, MALFORMED + str(exc), str(getattr(self.inner, "policy_version", "unknown")))
         now = self._clock()
-        if key is not None:
-            with self._lock:
-                found = self._entries.get(key)
-                if found is not None and found[0] > now:
-                    self._entries.move_to_end(key)
-                    self.hits += 1
-                    return found[1]
+        if key is not None and (hit := self._live(key, now)) is not None:
+            return hit
         decision = self.inner.decide(input)
         if key is None or decision.reason.startswith(UNAVAILABLE):
             return decision
@@ -75,11 +70,13 @@ class CachingPolicyEngine:
             key = cache_key(input)
         except ValueError:
             return None
-        if key is None:
-            return None
+        return None if key is None else self._live(key, self._clock())
+
+    def _live(self, key: str, now: float) -> Decision | None:
+        """The entry's decision while it is fresh (counted as a hit), else None."""
         with self._lock:
             found = self._entries.get(key)
-            if found is None or found[0] <= self._clock():
+            if found is None or found[0] <= now:
                 return None
             self._entries.move_to_end(key)
             self.hits += 1

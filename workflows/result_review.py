@@ -86,12 +86,9 @@ class ResultReviewWorkflow:
                                                   timeout=timedelta(minutes=inp.due_minutes) if chase else None)
                 except TimeoutError:
                     state.escalations += 1
-                    task.details = {**details, "escalation_level": state.escalations,
-                                    "escalated_at": workflow.now().isoformat()}
-                    task.due = workflow.now() + timedelta(minutes=inp.due_minutes)
-                    await self._book.open(task_id=task_id, type=TASK, role=ROLE, patient_id=inp.patient_id,
-                                          journey_id=inp.journey_id, encounter_id=inp.encounter_id,
-                                          ward=inp.ward, due_minutes=inp.due_minutes, details=task.details)
+                    await self._book.refresh(task, due_minutes=inp.due_minutes, details={
+                        **details, "escalation_level": state.escalations,
+                        "escalated_at": workflow.now().isoformat()})
         except asyncio.CancelledError:
             await self._book.cancel_open()  # discharge: nobody is left chasing a result of a closed stay
             raise

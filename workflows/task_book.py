@@ -25,7 +25,7 @@ class TaskBook:
         self.completing: set[str] = set()
 
     async def open(self, *, task_id: str, type: str, role: str, patient_id: str, journey_id: str,
-                   encounter_id: str | None, ward: str | None, due_minutes: int, details: dict[str, Any]) -> TaskRecord:
+                   encounter_id: str | None, ward: str | None, due_minutes: float, details: dict[str, Any]) -> TaskRecord:
         """Open (or re-project, on replay-safe re-entry) a task; details carry codes and ids only."""
         now = workflow.now()
         task = self.tasks.get(task_id) or TaskRecord(
@@ -36,6 +36,12 @@ class TaskBook:
         await workflow.execute_activity_method(AdmissionActivities.upsert_task, task, **STORAGE)
         self._publish()
         return task
+
+    async def refresh(self, task: TaskRecord, *, due_minutes: float, details: dict[str, Any]) -> None:
+        """Re-project an open task with new details and a new due time (an escalation)."""
+        task.details, task.due = details, workflow.now() + timedelta(minutes=due_minutes)
+        await workflow.execute_activity_method(AdmissionActivities.upsert_task, task, **STORAGE)
+        self._publish()
 
     async def close(self, task: TaskRecord, status: str, by: str | None) -> None:
         task.status, task.completed_by, task.completed_at = status, by, workflow.now()

@@ -15,9 +15,15 @@ from sqlalchemy.orm import Session
 
 from activities.crypto import dek_store
 from activities.crypto.fields import FieldCipher
-from activities.storage.models import ACTIVE_ENCOUNTER_STATES, Bed, Encounter, Patient, PatientIdentifier
+from activities.storage.models import Bed, Encounter, Patient, PatientIdentifier
 from activities.storage.models_keys import PatientKey
-from activities.storage.repository import _DEMOGRAPHICS, IDENTIFIERS, PATIENTS, PatientRecord
+from activities.storage.repository import (
+    _DEMOGRAPHICS,
+    CURRENT_STAY_FIRST,
+    IDENTIFIERS,
+    PATIENTS,
+    PatientRecord,
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,7 @@ def _statement() -> sa.Select:
                   Encounter.admitted_at, Encounter.journey_id,
                   sa.select(Bed.id).where(Bed.encounter_id == Encounter.id).scalar_subquery().label("bed_id"))
         .where(Encounter.patient_id == Patient.id)
-        .order_by(Encounter.status.in_(ACTIVE_ENCOUNTER_STATES).desc(), Encounter.created_at.desc())
+        .order_by(*CURRENT_STAY_FIRST)
         .limit(1)
         .lateral("stay")
     )

@@ -13,14 +13,14 @@ from sqlalchemy.orm import Session
 
 from activities.storage.consent_repo import PURPOSES
 from activities.storage.models import ACTIVE_ENCOUNTER_STATES, Consent, Encounter, Patient
-from activities.storage.repository import PatientContext
+from activities.storage.repository import CURRENT_STAY_FIRST, PatientContext
 
 
 def _statement() -> sa.Select:
     current = (
         sa.select(Encounter.id, Encounter.ward_id, Encounter.care_team_id, Encounter.attending_id, Encounter.status)
         .where(Encounter.patient_id == Patient.id)
-        .order_by(Encounter.status.in_(ACTIVE_ENCOUNTER_STATES).desc(), Encounter.created_at.desc())
+        .order_by(*CURRENT_STAY_FIRST)
         .limit(1)
         .lateral("current_stay")
     )

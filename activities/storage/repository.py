@@ -236,12 +236,14 @@ def patient_context(session: Session, patient_id: str) -> PatientContext | None:
     )
 
 
+#: Which of a patient's stays is "current": the active one, else the most recent.
+CURRENT_STAY_FIRST = (Encounter.status.in_(ACTIVE_ENCOUNTER_STATES).desc(), Encounter.created_at.desc())
+
+
 def current_encounter(session: Session, patient_id: str) -> Encounter | None:
     """The active stay, else the most recent one."""
     return session.scalar(
-        sa.select(Encounter).where(Encounter.patient_id == patient_id)
-        .order_by(Encounter.status.in_(ACTIVE_ENCOUNTER_STATES).desc(), Encounter.created_at.desc())
-        .limit(1)
+        sa.select(Encounter).where(Encounter.patient_id == patient_id).order_by(*CURRENT_STAY_FIRST).limit(1)
     )
 
 
