@@ -16,7 +16,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from workflows.contracts import ResultNotice
     from workflows.result_review import CRITICAL
-    from workflows.stages import StageRequest, StageStatus
+    from workflows.stages import StageRequest
 
 #: The journey state keeps the latest results only (it travels through continue-as-new).
 MAX_RESULTS = 200
@@ -48,4 +48,4 @@ class JourneyResults:
                 and not self._checklist_running())  # type: ignore[attr-defined]
 
 
-__all__ = ["JourneyResults", "MAX_RESULTS", "StageStatus"]
+__all__ = ["JourneyResults", "MAX_RESULTS"]
