@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -71,3 +72,33 @@ async def recording(*, seed: bool = True, dev_server: bool = False) -> AsyncIter
         ledger.close()
         engine.dispose()
     print(f"histories written to {OUT}")
+
+
+def add_replay_ward(engine: sa.Engine) -> None:
+    """A ward without beds (on team-a), where an admission waits for the bed task."""
+    with engine.begin() as c:
+        c.execute(sa.text("INSERT INTO hms.wards (id, name) VALUES ('replay', 'Replay ward')"))
+        c.execute(sa.text("UPDATE hms.care_teams SET wards = array_append(wards, 'replay') WHERE id = 'team-a'"))
+
+
+async def admit_through_bed_task(env: WorkflowEnvironment, engine: sa.Engine, queue: str) -> tuple[Any, Any]:
+    """A journey on the replay ward: no bed for 20 min, then one appears and the nurse's bed task assigns it.
+
+    Returns (journey handle, finished admission handle).
+    """
+    from tests.integration.workflows.test_admission_journey import journey_input
+    from workflows.contracts import TaskCompletion
+    from workflows.journey import PatientJourney
+
+    waiting = journey_input(ward="replay", deadline=600, retry=300)
+    journey = await env.client.start_workflow(PatientJourney.run, waiting, id=waiting.journey_id, task_queue=queue)
+    await env.sleep(1200)
+    with engine.begin() as c:
+        c.execute(sa.text("INSERT INTO hms.beds (id, ward_id, label) VALUES ('replay-01', 'replay', '01')"))
+    admission = env.client.get_workflow_handle(f"admission-{waiting.encounter_id}")
+    await admission.execute_update("complete_task", TaskCompletion(
+        task_id=f"bed-management-{waiting.encounter_id}", actor="nurse-medical-1", role="nurse",
+        payload={"bed_id": "replay-01"}))
+    await admission.result()
+    return journey, admission
+

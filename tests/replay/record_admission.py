@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import asyncio
 
-import sqlalchemy as sa
-
 from tests.integration.conftest import journey_worker
 from tests.integration.workflows.test_admission_journey import journey_input, wait_stage
-from tests.replay.harness import OUT, recording
-from workflows.contracts import TaskCompletion
+from tests.replay.harness import OUT, add_replay_ward, admit_through_bed_task, recording
 from workflows.journey import PatientJourney
 
 
 async def main() -> None:
     async with recording() as rec:
         env, engine, ledger = rec.env, rec.engine, rec.ledger
-        with engine.begin() as c:
-            c.execute(sa.text("INSERT INTO hms.wards (id, name) VALUES ('replay', 'Replay ward')"))
-            c.execute(sa.text("UPDATE hms.care_teams SET wards = array_append(wards, 'replay') WHERE id = 'team-a'"))
+        add_replay_ward(engine)
         queue = "record"
         async with journey_worker(env, engine, ledger, queue):
             plain = journey_input()
@@ -33,16 +28,7 @@ async def main() -> None:
             admission = env.client.get_workflow_handle(f"admission-{plain.encounter_id}")
             OUT.joinpath("admission_local_writes.json").write_text((await admission.fetch_history()).to_json())
 
-            waiting = journey_input(ward="replay", deadline=600, retry=300)
-            await env.client.start_workflow(PatientJourney.run, waiting, id=waiting.journey_id, task_queue=queue)
-            await env.sleep(1200)
-            with engine.begin() as c:
-                c.execute(sa.text("INSERT INTO hms.beds (id, ward_id, label) VALUES ('replay-01', 'replay', '01')"))
-            admission2 = env.client.get_workflow_handle(f"admission-{waiting.encounter_id}")
-            await admission2.execute_update("complete_task", TaskCompletion(
-                task_id=f"bed-management-{waiting.encounter_id}", actor="nurse-medical-1", role="nurse",
-                payload={"bed_id": "replay-01"}))
-            await admission2.result()
+            _, admission2 = await admit_through_bed_task(env, engine, queue)
             OUT.joinpath("admission_bed_wait_local.json").write_text((await admission2.fetch_history()).to_json())
 
 
