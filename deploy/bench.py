@@ -24,8 +24,9 @@ CONCURRENCY = 8
 ROUNDS = 3
 
 
-async def _timed(n: int, one: Callable[[int], Awaitable[object]]) -> float:
-    gate = asyncio.Semaphore(CONCURRENCY)
+async def _timed(n: int, one: Callable[[int], Awaitable[object]], concurrency: int = CONCURRENCY) -> float:
+    """Seconds for ``n`` calls of ``one``, at most ``concurrency`` at a time."""
+    gate = asyncio.Semaphore(concurrency)
 
     async def guarded(i: int) -> object:
         async with gate:

@@ -16,7 +16,6 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from temporalio.api.enums.v1 import EventType
@@ -25,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from deploy import wiring
-from deploy.bench import _free_beds
+from deploy.bench import _free_beds, _timed
 from deploy.bench_baseline import noop
 from deploy.bench_journey_baseline import BareJourneyWorkflow, BarePlan
 from deploy.client import ApiClient
@@ -93,17 +92,6 @@ def journey_roots(outcome: Outcome) -> list[str]:
     return roots
 
 
-async def _timed(n: int, concurrency: int, one: Callable[[int], Awaitable[object]]) -> float:
-    gate = asyncio.Semaphore(concurrency)
-
-    async def guarded(i: int) -> object:
-        async with gate:
-            return await one(i)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(guarded(i) for i in range(n)))
-    return time.perf_counter() - start
-
 
 async def bare_journey(client: Client, queue: str, plan: BarePlan) -> int:
     """One baseline run: start, then each update in turn (waiting for its result), then the result."""
@@ -163,7 +151,7 @@ async def bench_journey(settings: Settings, n: int, rounds: int = ROUNDS) -> tup
                     return "\n".join([f"bench journey: {len(failures)} of {n} journeys did not complete",
                                       *failures]), 1
                 project.append(elapsed)
-                baseline.append(await _timed(n, concurrency, lambda i: bare_journey(client, queue, plan)))
+                baseline.append(await _timed(n, lambda i: bare_journey(client, queue, plan), concurrency))
     finally:
         pushed = api.wakeups.received if api.wakeups is not None else 0
         await api.aclose()

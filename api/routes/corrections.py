@@ -123,8 +123,5 @@ def _remove(services: ApiServices, request_id: str) -> None:
 
 def _list(services: ApiServices, patient_id: str) -> list[CorrectionOut]:
     with services.sessions() as s:
-        return [CorrectionOut(id=v.id, patient_id=v.patient_id, field=v.field, proposed_value=v.proposed_value,
-                              comment=v.comment, requested_by=v.requested_by, requested_at=v.requested_at,
-                              status=v.status, decided_by=v.decided_by, decided_at=v.decided_at,
-                              decision_reason=v.decision_reason)
+        return [CorrectionOut.model_validate(v, from_attributes=True)  # the view less its workflow id
                 for v in correction_repo.for_patient(s, services.field_cipher, patient_id)]
