@@ -17,15 +17,15 @@ import uuid
 
 from temporalio.client import Client
 
-from api.hl7.batching import BatchingHandOver
+from api.hl7.batching import make_hand_over
 from api.hl7.framing import frame
 from api.hl7.handler import Hl7Handler
-from api.hl7.handover import TemporalHandOver
 from api.hl7.listener import MllpListener
 from api.hl7.parse import derived_patient_id
 from deploy import wiring
 from deploy.settings import Settings
 from workflows.hl7_ingest import ingest_workflow_id
+from workflows.hl7_intake import intake_workflow_id
 
 CONNECTIONS = 32
 ROUNDS = 3
@@ -65,8 +65,7 @@ async def bench_hl7(settings: Settings, n: int, rounds: int = ROUNDS) -> str:
     client: Client = await wiring.connect_temporal(settings)
     key = wiring.index_key(settings)
     queue = f"bench-hl7-{uuid.uuid4()}"
-    shards = settings.hl7_intake_shards
-    hand_over = BatchingHandOver(client, queue, shards) if shards > 0 else TemporalHandOver(client, queue)
+    hand_over = make_hand_over(client, queue, settings.hl7_intake_shards)
     durable = MllpListener(Hl7Handler(key, hand_over))
     bare = MllpListener(Hl7Handler(key, None))
     durable_port, bare_port = await durable.start("127.0.0.1", 0), await bare.start("127.0.0.1", 0)
@@ -84,7 +83,7 @@ async def bench_hl7(settings: Settings, n: int, rounds: int = ROUNDS) -> str:
     finally:
         await durable.close()
         await bare.close()
-        await _terminate(client, key, tags, n)
+        await _terminate(client, key, tags, n, queue, settings.hl7_intake_shards)
     p_rate, b_rate = n / statistics.median(project), n / statistics.median(baseline)
     return "\n".join([
         f"| measure (n={n} ADT^A01 per round, {rounds} alternating rounds, {CONNECTIONS} MLLP connections) "
@@ -98,8 +97,8 @@ async def bench_hl7(settings: Settings, n: int, rounds: int = ROUNDS) -> str:
     ])
 
 
-async def _terminate(client: Client, key: bytes, tags: list[str], n: int) -> None:
-    """The bench's inboxes never had a worker: end them so they do not wait forever."""
+async def _terminate(client: Client, key: bytes, tags: list[str], n: int, queue: str, shards: int) -> None:
+    """The bench's inboxes and intake shards never had a worker: end them so they do not wait forever."""
     gate = asyncio.Semaphore(16)
 
     async def end(workflow_id: str) -> None:
@@ -109,8 +108,8 @@ async def _terminate(client: Client, key: bytes, tags: list[str], n: int) -> Non
             except Exception:  # noqa: BLE001 - an inbox that never started has nothing to end
                 pass
 
-    await asyncio.gather(*(end(ingest_workflow_id(derived_patient_id(key, "urn:hms:mrn", f"{tag}-{i}")))
-                           for tag in tags for i in range(n)))
+    inboxes = [ingest_workflow_id(derived_patient_id(key, "urn:hms:mrn", f"{tag}-{i}")) for tag in tags for i in range(n)]
+    await asyncio.gather(*(end(w) for w in [*inboxes, *(intake_workflow_id(queue, s) for s in range(shards))]))
 
 
 def run_bench_hl7(settings: Settings, n: int) -> int:

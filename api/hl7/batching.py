@@ -12,6 +12,7 @@ import hashlib
 
 from temporalio.client import Client
 
+from api.hl7.handover import TemporalHandOver
 from workflows.hl7_contracts import Hl7IntakeInput, Hl7Message
 from workflows.hl7_intake import Hl7IntakeWorkflow, intake_workflow_id
 
@@ -55,3 +56,8 @@ class BatchingHandOver:
             for _, fut in batch:
                 if not fut.done():
                     fut.set_result(None)
+
+
+def make_hand_over(client: Client, task_queue: str, shards: int) -> BatchingHandOver | TemporalHandOver:
+    """Group commit through ``shards`` intake shards, or (0 shards) one signal-with-start per message."""
+    return BatchingHandOver(client, task_queue, shards) if shards > 0 else TemporalHandOver(client, task_queue)

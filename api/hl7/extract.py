@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.hl7 import errors as E
-from api.hl7.fields import parse_date, parse_ts, segments, value
+from api.hl7.fields import parse_date, parse_ts, reps, segments, unescape, value
 from workflows.hl7_contracts import Hl7Message, Hl7Observation
 
 #: HL7 table 0001 (administrative sex) → FHIR gender.
@@ -92,8 +92,6 @@ def observations(message: Any, enc: str) -> list[Hl7Observation]:
 
 
 def _text(obx: Any, enc: str) -> str:
-    from api.hl7.fields import reps, unescape
-
     return "\n".join(unescape(r, enc) for r in reps(obx, 5)).strip()
 
 

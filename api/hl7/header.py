@@ -29,10 +29,6 @@ class Header:
     processing_id: str = ""
     version: str = ""
 
-    @property
-    def component_sep(self) -> str:
-        return self.encoding[0]
-
 
 def decode(data: bytes) -> str:
     """Bytes to text: UTF-8, else Latin-1 (which cannot fail), with segments ended by CR."""

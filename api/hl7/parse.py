@@ -6,15 +6,13 @@ bad date or code), each with the ERR location. Error texts name fields, never th
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from hl7apy.exceptions import HL7apyException
 from hl7apy.parser import parse_segments
 
+from activities.storage.identity import patient_id_for
 from api.hl7 import errors as E
 from api.hl7.extract import observations, order, patient_fields, visit_fields
 from api.hl7.fields import parse_ts, segments, value
@@ -58,8 +56,7 @@ def identifier_system(authority: str) -> str:
 
 def derived_patient_id(index_key: bytes, system: str, value_: str) -> str:
     """The id the task API gives a new patient with this identifier (``activities.storage.identity``)."""
-    digest = hmac.new(index_key, f"patient|{system}|{value_}".encode(), hashlib.sha256).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=4))
+    return patient_id_for(index_key, system, value_)
 
 
 def parse(data: bytes, index_key: bytes, received_at: datetime | None = None) -> tuple[Header, Hl7Message]:

@@ -7,9 +7,8 @@ import signal
 
 from activities.storage import repository as repo
 from activities.storage.db import make_session_factory
-from api.hl7.batching import BatchingHandOver
+from api.hl7.batching import make_hand_over
 from api.hl7.handler import Hl7Handler, WardCache
-from api.hl7.handover import TemporalHandOver
 from api.hl7.listener import MllpListener
 from deploy import wiring
 from deploy.settings import Settings
@@ -30,9 +29,7 @@ def run_mllp(settings: Settings) -> int:
             with sessions() as s:
                 return repo.ward_ids(s)
 
-        shards = settings.hl7_intake_shards
-        hand_over = (BatchingHandOver(client, settings.task_queue, shards) if shards > 0
-                     else TemporalHandOver(client, settings.task_queue))
+        hand_over = make_hand_over(client, settings.task_queue, settings.hl7_intake_shards)
         handler = Hl7Handler(wiring.index_key(settings), hand_over, WardCache(load_wards))
         listener = MllpListener(handler)
         port = await listener.start(settings.host, settings.mllp_port)
