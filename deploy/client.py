@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Iterable
@@ -18,6 +17,7 @@ import httpx
 
 from deploy.client_push import Wakeups, current_patient
 from deploy.settings import Settings
+from deploy.stream_client import tls_context  # noqa: F401 - one client TLS context, used from here too
 from deploy.tokens import issue_token, issuer_key
 
 DEMO_WARDS = ("medical", "surgical", "emergency", "icu", "psychiatry")
@@ -25,12 +25,6 @@ GIVEN = ("Asha", "Ravi", "Meera", "Arjun", "Lena", "Tomas", "Aiko", "Sofia", "Kw
 FAMILY = ("Verma", "Iyer", "Okafor", "Novak", "Silva", "Tanaka", "Haddad", "Larsen", "Mensah", "Rossi")
 #: Answers worth retrying: the API or an engine behind it is momentarily unavailable.
 TRANSIENT = (502, 503, 504)
-
-
-def tls_context(settings: Settings) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=str(settings.ca_cert))
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    return ctx
 
 
 class ApiError(RuntimeError):
