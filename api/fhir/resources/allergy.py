@@ -11,12 +11,20 @@ from sqlalchemy.orm import Session
 
 from activities.crypto.fields import FieldCipher
 from activities.storage import pharmacy
-from activities.storage.models import Patient
 from activities.storage.models_pharmacy import AllergyIntolerance
 from api.fhir.errors import FhirError
 from api.fhir.params import SearchQuery
 from api.fhir.registry import Resource, ResourceType, WriteContext, register
-from api.fhir.resources.common import coded, drop_none, iso, ref, ref_ids, ref_of, token_match, user_ref
+from api.fhir.resources.common import (
+    coded,
+    drop_none,
+    iso,
+    known_patient,
+    ref,
+    ref_ids,
+    token_match,
+    user_ref,
+)
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 DRUG_CLASS = "urn:hms:drug-class"
@@ -44,10 +52,7 @@ def read(session: Session, cipher: FieldCipher, aid: str) -> Resource | None:
 
 
 def create(session: Session, cipher: FieldCipher, body: Resource, ctx: WriteContext) -> tuple[Resource, bool]:
-    patient_id = ref_of(body, "patient")
-    if patient_id is None or len(patient_id) > 36 or session.get(Patient, patient_id) is None:
-        raise FhirError(422, "AllergyIntolerance.patient must reference a known Patient",
-                        expression=["AllergyIntolerance.patient"])
+    patient_id = known_patient(session, body, "AllergyIntolerance")
     codings = (body.get("code") or {}).get("coding") or []
     coding = next((c for c in codings if c.get("system") in (RXNORM, DRUG_CLASS) and c.get("code")), None)
     if coding is None or len(str(coding["code"])) > 60:

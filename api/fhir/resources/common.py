@@ -5,6 +5,9 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from activities.storage.models import Patient
 from api.fhir.errors import FhirError
 from api.fhir.params import SearchQuery, reference_id, token_values
 
@@ -89,3 +92,12 @@ def coded(system: str, code: str, display: str | None = None) -> dict[str, Any]:
 def ref_of(resource: dict[str, Any], element: str) -> str | None:
     value = (resource.get(element) or {}).get("reference") if isinstance(resource.get(element), dict) else None
     return value.split("/", 1)[1] if isinstance(value, str) and "/" in value else None
+
+
+def known_patient(session: Session, body: dict[str, Any], rtype: str, element: str = "patient") -> str:
+    """The id of the registered Patient ``body.<element>`` references; 422 naming the element otherwise."""
+    patient_id = ref_of(body, element)
+    if patient_id is None or len(patient_id) > 36 or session.get(Patient, patient_id) is None:
+        raise FhirError(422, f"{rtype}.{element} must reference a known Patient", expression=[f"{rtype}.{element}"])
+    return patient_id
+

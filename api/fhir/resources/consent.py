@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from activities.crypto.fields import FieldCipher
 from activities.storage import consent_repo
-from activities.storage.models import Consent, Patient
+from activities.storage.models import Consent
 from api.fhir.errors import FhirError
 from api.fhir.params import SearchQuery, token_values
 from api.fhir.registry import Resource, ResourceType, WriteContext, register
-from api.fhir.resources.common import coded, iso, ref, ref_ids, ref_of, user_ref
+from api.fhir.resources.common import coded, iso, known_patient, ref, ref_ids, user_ref
 
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 TO_FHIR_STATUS = {"active": "active", "withdrawn": "inactive", "rejected": "rejected"}
@@ -44,9 +44,7 @@ def read(session: Session, cipher: FieldCipher, cid: str) -> Resource | None:
 
 
 def create(session: Session, cipher: FieldCipher, body: Resource, ctx: WriteContext) -> tuple[Resource, bool]:
-    patient_id = ref_of(body, "patient")
-    if patient_id is None or len(patient_id) > 36 or session.get(Patient, patient_id) is None:
-        raise FhirError(422, "Consent.patient must reference a known Patient", expression=["Consent.patient"])
+    patient_id = known_patient(session, body, "Consent")
     purposes = [p.get("code") for p in (body.get("provision") or {}).get("purpose") or []]
     if len(purposes) != 1 or purposes[0] not in consent_repo.PURPOSES:
         raise FhirError(422, f"Consent.provision.purpose must name one of {', '.join(consent_repo.PURPOSES)}",
