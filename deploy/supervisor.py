@@ -16,7 +16,7 @@ from pathlib import Path
 
 from deploy.procs import ProcRef, port_in_use, wait_gone
 from deploy.settings import Settings
-from deploy.supervisor_files import ensure_private_dir, tail
+from deploy.supervisor_files import ensure_home_dir, ensure_private_dir, tail
 from deploy.supervisor_run import Supervisor
 from deploy.supervisor_services import ServiceSpec, build_services, child_env, hms_argv
 from deploy.supervisor_state import RunDir, reap_leftovers
@@ -30,8 +30,9 @@ def _err(message: str) -> None:
 
 
 def prepare_home(settings: Settings) -> RunDir:
-    """Create HMS_HOME and its private subdirectories (0700)."""
-    for path in (settings.home_dir, settings.run_dir, settings.log_dir, settings.tls_dir):
+    """Create HMS_HOME (see ``home_mode``) and its private subdirectories (0700)."""
+    ensure_home_dir(settings.home_dir)
+    for path in (settings.run_dir, settings.log_dir, settings.tls_dir):
         ensure_private_dir(path)
     return RunDir(settings.run_dir)
 

@@ -20,6 +20,21 @@ def ensure_private_dir(path: Path, mode: int = 0o700) -> Path:
     return path
 
 
+def home_mode() -> int:
+    """HMS_HOME's mode: 0700, or 0711 as root, where pgserver runs PostgreSQL as its own system user.
+
+    That user must traverse HMS_HOME to reach its data directory; a home tightened to 0700 while
+    the server runs makes PostgreSQL's checkpointer fail (``could not stat data directory``) and
+    the postmaster exit. 0711 lets it pass through without listing or reading anything.
+    """
+    return 0o711 if os.geteuid() == 0 else 0o700
+
+
+def ensure_home_dir(path: Path) -> Path:
+    """Create HMS_HOME with ``home_mode()``; every process of the stack that touches it calls this."""
+    return ensure_private_dir(path, home_mode())
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Atomically replace ``path`` with ``data``, readable by the owner only."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")

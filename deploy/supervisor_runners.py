@@ -1,7 +1,6 @@
 """How the supervisor starts, watches and stops one service: a child process or PostgreSQL."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from deploy import health
 from deploy.procs import ProcRef, spawn, stop_process
-from deploy.supervisor_files import read_json, write_private
+from deploy.supervisor_files import ensure_home_dir, read_json, write_private
 
 #: A probe gets the wall-clock time the service (re)started and returns a detail, or raises.
 Probe = Callable[[float], str]
@@ -73,10 +72,9 @@ class PostgresRunner:
         info = read_json(info_file) if self._helper_code == 0 else None
         if info:
             self.ref, self.uri = ProcRef.of(int(info["pid"])), str(info["uri"])
-        # pgserver widens every parent directory so its user can reach the data; as root keep
-        # HMS_HOME traversable (x) for it but not listable or readable by anyone else.
-        if os.geteuid() == 0:
-            self.home_dir.chmod(0o711)
+        # pgserver widens every parent directory so its user can reach the data; narrow HMS_HOME
+        # back to traversable-only for it (see ``home_mode``).
+        ensure_home_dir(self.home_dir)
 
     def exit_code(self) -> int | None:
         if self._helper_code:

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from deploy.supervisor_files import ensure_private_dir, open_lock, write_private
+from deploy.supervisor_files import ensure_home_dir, ensure_private_dir, open_lock, write_private
 
 CA_VALIDITY = dt.timedelta(days=3650)
 SERVER_VALIDITY = dt.timedelta(days=365)
@@ -52,7 +52,7 @@ def ensure_tls(settings: Any) -> TlsFiles:
     a file lock serialises generation, and files are replaced atomically.
     """
     files = tls_files(Path(settings.tls_dir))
-    ensure_private_dir(Path(settings.home_dir))
+    ensure_home_dir(Path(settings.home_dir))
     ensure_private_dir(files.ca_cert.parent)
     names = _server_names(getattr(settings, "host", "127.0.0.1"))
     lock = open_lock(files.ca_cert.parent / ".lock")
