@@ -12,6 +12,7 @@ import pytest
 from deploy import supervisor
 from deploy.procs import ProcRef, free_port
 from deploy.settings import Settings
+from deploy.supervisor_files import home_mode
 from deploy.supervisor_state import RunDir, ServiceState, reap_leftovers
 
 
@@ -101,7 +102,7 @@ def test_up_refuses_a_busy_port_before_starting_anything(tmp_path: Path, monkeyp
         assert supervisor.up(settings) != 0
     assert f"port {port} (HMS_TEMPORAL_PORT) is in use" in capsys.readouterr().err
     assert not (settings.run_dir / "state.json").exists()
-    assert stat.S_IMODE(settings.home_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(settings.home_dir.stat().st_mode) == home_mode()  # private, traversable by pgserver's user as root
 
 
 def test_down_and_status_without_a_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
