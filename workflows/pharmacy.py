@@ -66,6 +66,9 @@ DISPENSE_CHARGE_PATCH = "pharmacy-dispense-charge"
 DISPENSE_CODE = "RX-DISPENSE"
 #: Patch that lets a cancellation during the dispense compensate (it used to fail the course).
 DISPENSE_CANCEL_PATCH = "pharmacy-dispense-cancel"
+#: Patch that lets a cancellation while any activity of the course runs (e.g. the order being
+#: created or checked in its first seconds) compensate too: it used to end the stage without closing it.
+ACTIVITY_CANCEL_PATCH = "pharmacy-activity-cancel"
 
 
 @workflow.defn(name="PharmacyWorkflow")
@@ -92,11 +95,20 @@ class PharmacyWorkflow:
             result = await self._course()
         except asyncio.CancelledError:
             # The journey cancels running stages at discharge: compensate, then end as cancelled.
-            self._cancel = self._cancel or CancelOrder(requested_by=inp.requested_by, reason="stage cancelled")
-            await self._finish("cancelled", "stage cancelled")
+            await self._compensate(inp)
             raise
+        except ActivityError as err:
+            # A cancellation that reached a running activity surfaces as that activity's error.
+            if not (is_cancelled_exception(err) and workflow.patched(ACTIVITY_CANCEL_PATCH)):
+                raise
+            await self._compensate(inp)
+            raise asyncio.CancelledError from err
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
+
+    async def _compensate(self, inp: PharmacyInput) -> None:
+        self._cancel = self._cancel or CancelOrder(requested_by=inp.requested_by, reason="stage cancelled")
+        await self._finish("cancelled", "stage cancelled")
 
     async def _course(self) -> PharmacyResult:
         inp, state = self._require()
