@@ -64,7 +64,8 @@ class AdmissionActivities:
     def create_encounter(self, inp: EncounterInput) -> None:
         try:
             with self._sessions() as s, s.begin():
-                repo.create_encounter(s, inp.encounter_id, inp.patient_id, inp.audit.journey_id, inp.ward, inp.reason)
+                repo.create_encounter(s, inp.encounter_id, inp.patient_id, inp.audit.journey_id, inp.ward, inp.reason,
+                                      self._cipher)
         except repo.StorageConflict as exc:
             raise ApplicationError(str(exc), type="AdmissionRefused", non_retryable=True) from exc
         self._ledger.append(worker_event(inp.audit, subtype="encounter.create", action="C", resource_type="Encounter",
@@ -110,7 +111,7 @@ class AdmissionActivities:
             "created_at": task.created_at, "completed_at": task.completed_at, "completed_by": task.completed_by,
         }
         with self._sessions() as s, s.begin():
-            task_store.upsert_task(s, values)
+            task_store.upsert_task(s, values, self._cipher)
 
     def all(self) -> list[Callable[..., object]]:
         return [self.register_patient, self.record_consent, self.create_encounter, self.assign_care_team,

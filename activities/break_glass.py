@@ -11,15 +11,18 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.audit import worker_event
+from activities.crypto.fields import FieldCipher
 from activities.storage import security_repo
 from ledger.base import Ledger
 from workflows.break_glass_contracts import GrantEnd, ReviewRecord
 
 
 class BreakGlassActivities:
-    def __init__(self, session_factory: Callable[[], Session], ledger: Ledger) -> None:
+    def __init__(self, session_factory: Callable[[], Session], ledger: Ledger,
+                 cipher: FieldCipher | None = None) -> None:
         self._sessions = session_factory
         self._ledger = ledger
+        self._cipher = cipher
 
     @activity.defn(name="end_break_glass")
     def end_break_glass(self, inp: GrantEnd) -> None:
@@ -35,7 +38,7 @@ class BreakGlassActivities:
     def record_break_glass_review(self, inp: ReviewRecord) -> None:
         with self._sessions() as s, s.begin():
             security_repo.record_review(s, inp.grant_id, status=inp.status, outcome=inp.outcome, by=inp.by, at=inp.at,
-                                        comment=inp.comment)
+                                        comment=inp.comment, cipher=self._cipher)
         self._ledger.append(worker_event(inp.audit, subtype=f"break-glass.{inp.status}", action="U",
                                          resource_type="BreakGlass", resource_id=inp.grant_id,
                                          patient_id=inp.patient_id))

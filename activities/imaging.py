@@ -19,6 +19,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import worker_event
+from activities.crypto.fields import FieldCipher
+from activities.storage import imaging_reports
 from activities.storage.models import Task, User
 from activities.storage.models_imaging import DiagnosticReport, ImagingBlob, ImagingOrder, ImagingStudy
 from ledger.base import Ledger
@@ -54,11 +56,15 @@ def describe_dicom(data: bytes) -> str | None:
         raise InvalidStudy(f"the study exceeds {MAX_STUDY_BYTES // (1024 * 1024)} MiB")
     try:
         ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
-    except (InvalidDicomError, EOFError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        has_image = "Rows" in ds and "Columns" in ds
+        modality = str(ds.get("Modality", "") or "").strip().upper()
+    except InvalidDicomError as exc:
         raise InvalidStudy(f"not a DICOM file ({type(exc).__name__})") from None
-    if "Rows" not in ds or "Columns" not in ds:
+    except Exception as exc:  # noqa: BLE001 - hostile bytes fail pydicom in many ways (OSError, struct.error,
+        # NotImplementedError for an unknown VR, BytesLengthException, …): each is a bad upload, never a 500
+        raise InvalidStudy(f"not a readable DICOM file ({type(exc).__name__})") from None
+    if not has_image:
         raise InvalidStudy("the DICOM file holds no image (no Rows/Columns)")
-    modality = str(ds.get("Modality", "") or "").strip().upper()
     return modality[:8] or None
 
 
@@ -94,10 +100,12 @@ def pick_radiologist(session: Session, exclude: str | None = None, preferred: st
 class ImagingActivities:
     """Storage, inference and audit side effects of the imaging stage."""
 
-    def __init__(self, session_factory: Callable[[], Session], ledger: Ledger, models: Any = None) -> None:
+    def __init__(self, session_factory: Callable[[], Session], ledger: Ledger, models: Any = None,
+                 cipher: FieldCipher | None = None) -> None:
         self._sessions = session_factory
         self._ledger = ledger
         self._models = models
+        self._cipher = cipher
 
     @activity.defn(name="imaging_create_order")
     def create_order(self, inp: OrderInput) -> OrderResult:
@@ -194,12 +202,12 @@ class ImagingActivities:
     @activity.defn(name="imaging_store_report")
     def store_report(self, inp: ReportInput) -> None:
         with self._sessions() as s, s.begin():
-            s.execute(insert(DiagnosticReport).values(
+            s.execute(insert(DiagnosticReport).values(**imaging_reports.sealed_report(s, self._cipher, dict(
                 id=inp.report_id, order_id=inp.order_id, study_id=inp.study_id, patient_id=inp.patient_id,
                 status="final", findings_code=inp.findings_code, impression=inp.impression,
                 conclusion=inp.conclusion, abnormal=inp.abnormal, ai_flagged=inp.ai_flagged,
                 issued_by=inp.issued_by, issued_at=inp.issued_at,
-            ).on_conflict_do_nothing(index_elements=["id"]))
+            ))).on_conflict_do_nothing(index_elements=["id"]))
             s.execute(sa.update(ImagingOrder).where(ImagingOrder.id == inp.order_id).values(status="completed"))
         self._ledger.append(worker_event(inp.audit, subtype="imaging.report.create", action="C",
                                          resource_type="DiagnosticReport", resource_id=inp.report_id,

@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import worker_event
+from activities.crypto.fields import FieldCipher
 from activities.formulary import Allergy, Formulary, load_formulary
 from activities.storage import pharmacy as store
 from ledger.base import Ledger
@@ -32,10 +33,11 @@ class PharmacyActivities:
     """Orders, safety checks, dispensing, the MAR and stock returns."""
 
     def __init__(self, session_factory: Callable[[], Session], ledger: Ledger,
-                 formulary: Formulary | None = None) -> None:
+                 formulary: Formulary | None = None, cipher: FieldCipher | None = None) -> None:
         self._sessions = session_factory
         self._ledger = ledger
         self._formulary = formulary or load_formulary()
+        self._cipher = cipher
 
     @activity.defn(name="pharmacy_create_order")
     def create_order(self, inp: OrderRecord) -> None:
@@ -50,7 +52,7 @@ class PharmacyActivities:
                 "journey_id": inp.journey_id, "workflow_id": activity.info().workflow_id, "drug_code": o.drug_code,
                 "dose": o.dose, "unit": o.unit, "route": o.route, "frequency_hours": o.frequency_hours,
                 "doses": o.doses, "units_per_dose": drug.units_per_dose(o.dose), "status": "pending-verification",
-                "hits": [], "ordered_by": inp.audit.requested_by})
+                "hits": [], "ordered_by": inp.audit.requested_by}, self._cipher)
         self._ledger.append(worker_event(inp.audit, subtype="medication.order", action="C",
                                          resource_type="MedicationRequest", resource_id=inp.order_id,
                                          patient_id=inp.patient_id))
@@ -65,7 +67,7 @@ class PharmacyActivities:
             active = store.active_drug_codes(s, inp.patient_id, inp.order_id)
             allergies = [Allergy(a.code, a.is_class) for a in store.active_allergies(s, inp.patient_id)]
             hits = [h.as_dict() for h in self._formulary.check(inp.drug_code, active, allergies)]
-            store.set_order(s, inp.order_id, hits=hits)
+            store.set_order(s, inp.order_id, self._cipher, hits=hits)
         self._ledger.append(worker_event(inp.audit, subtype="medication.check", action="R",
                                          resource_type="MedicationRequest", resource_id=inp.order_id,
                                          patient_id=inp.patient_id))
@@ -82,7 +84,7 @@ class PharmacyActivities:
         if inp.first_dose_at is not None:
             values["first_dose_at"] = inp.first_dose_at
         with self._sessions() as s, s.begin():
-            store.set_order(s, inp.order_id, **values)
+            store.set_order(s, inp.order_id, self._cipher, **values)
         self._ledger.append(worker_event(inp.audit, subtype=f"medication.{inp.status}", action="U",
                                          resource_type="MedicationRequest", resource_id=inp.order_id,
                                          patient_id=inp.patient_id))
@@ -111,7 +113,7 @@ class PharmacyActivities:
             store.record_administration(s, {
                 "id": inp.administration_id, "order_id": inp.order_id, "patient_id": inp.patient_id,
                 "dose_number": inp.dose_number, "due": inp.due, "status": inp.status, "reason": inp.reason,
-                "recorded_by": inp.recorded_by, "recorded_at": inp.at})
+                "recorded_by": inp.recorded_by, "recorded_at": inp.at}, self._cipher)
         self._ledger.append(worker_event(inp.audit, subtype=f"medication.administration.{inp.status}", action="C",
                                          resource_type="MedicationAdministration",
                                          resource_id=inp.administration_id, patient_id=inp.patient_id))
@@ -120,7 +122,8 @@ class PharmacyActivities:
     def close_order(self, inp: CloseOrderInput) -> CloseOrderResult:
         """Close the order and return unused dispensed stock once (compensation of the dispense)."""
         with self._sessions() as s, s.begin():
-            returned = store.close_order(s, inp.order_id, inp.status, inp.idempotency_key, inp.reason)
+            returned = store.close_order(s, inp.order_id, inp.status, inp.idempotency_key, inp.reason,
+                                         self._cipher)
         self._ledger.append(worker_event(inp.audit, subtype=f"medication.close.{inp.status}", action="U",
                                          resource_type="MedicationRequest", resource_id=inp.order_id,
                                          patient_id=inp.patient_id))

@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import worker_event
+from activities.crypto.fields import FieldCipher
 from activities.storage import triage_store
 from ledger.base import Ledger
 from ml.triage.schema import InvalidInput, TriageInput
@@ -33,10 +34,12 @@ from workflows.triage_contracts import (
 class TriageActivities:
     """NEWS2/ESI inference with the shipped model, and the triage record with its ledger entries."""
 
-    def __init__(self, session_factory: Callable[[], Session], ledger: Ledger, models: Any) -> None:
+    def __init__(self, session_factory: Callable[[], Session], ledger: Ledger, models: Any,
+                 cipher: FieldCipher | None = None) -> None:
         self._sessions = session_factory
         self._ledger = ledger
         self._models = models
+        self._cipher = cipher
 
     @activity.defn(name="triage_assess")
     def assess(self, inp: AssessInput) -> AssessResult:
@@ -65,7 +68,7 @@ class TriageActivities:
                       "model_version": inp.model_version, "assessed_by": inp.assessed_by,
                       "assessed_at": inp.assessed_at}
         with self._sessions() as s, s.begin():
-            triage_store.record_assessment(s, assessment=assessment, vitals=vitals)
+            triage_store.record_assessment(s, assessment=assessment, vitals=vitals, cipher=self._cipher)
         self._ledger.append(worker_event(inp.audit, subtype="triage.vitals", action="C", resource_type="Observation",
                                          resource_id=observation_id, patient_id=inp.patient_id))
         self._ledger.append(worker_event(inp.audit, subtype=f"triage.{inp.kind}", action="C",
@@ -93,9 +96,11 @@ def text_red_flags(text: str) -> dict[str, int]:
 class IntakeActivities:
     """Red-flag screening of intake answers, and the intake draft with its ledger entry."""
 
-    def __init__(self, session_factory: Callable[[], Session], ledger: Ledger) -> None:
+    def __init__(self, session_factory: Callable[[], Session], ledger: Ledger,
+                 cipher: FieldCipher | None = None) -> None:
         self._sessions = session_factory
         self._ledger = ledger
+        self._cipher = cipher
 
     @activity.defn(name="intake_screen")
     def screen(self, inp: IntakeScreenInput) -> IntakeScreenResult:
@@ -115,7 +120,7 @@ class IntakeActivities:
                   "red_flags": inp.red_flags, "esi_suggested": inp.esi_suggested, "triage_id": inp.triage_id,
                   "created_by": inp.audit.requested_by, "updated_at": inp.updated_at}
         with self._sessions() as s, s.begin():
-            created = triage_store.save_intake_draft(s, values)
+            created = triage_store.save_intake_draft(s, values, self._cipher)
         self._ledger.append(worker_event(inp.audit, subtype=f"intake.{inp.status}", action="C" if created else "U",
                                          resource_type="QuestionnaireResponse", resource_id=inp.intake_id,
                                          patient_id=inp.patient_id))

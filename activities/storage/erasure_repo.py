@@ -1,7 +1,8 @@
 """Legal retention holds and the erasure of a patient's record (crypto-shredding).
 
 Erasure destroys the patient's wrapped data key, so every encrypted field of theirs
-(demographics, identifiers, note text) becomes unreadable, and deletes their identifiers'
+(demographics, identifiers, notes, stay reasons, triage and intake text, task details,
+break-glass and hold reasons …) becomes unreadable, and deletes their identifiers'
 blind indexes, so the person can no longer be found by identifier. Rows stay in place
 (encounters, charges, the audit ledger's entries refer to them); the ledger is untouched.
 Holds and the final checks share one advisory lock per patient, so a hold placed while
@@ -16,6 +17,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from activities.crypto import dek_store
+from activities.crypto.fields import FieldCipher, ephemeral_cipher
+from activities.storage import sealed
 from activities.storage.models import ACTIVE_ENCOUNTER_STATES, Encounter, Patient, PatientIdentifier
 from activities.storage.models_keys import LegalHold
 
@@ -24,10 +27,30 @@ def _lock_patient(session: Session, patient_id: str) -> None:
     session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"hms-erasure|{patient_id}"})
 
 
-def place_hold(session: Session, *, hold_id: str, patient_id: str, reason: str, by: str) -> None:
+HOLDS = "legal_holds"
+#: What a hold's reason reads as once the patient's record was erased (after the hold was released).
+ERASED_TEXT = "(erased with the patient's record)"
+
+
+def place_hold(session: Session, *, hold_id: str, patient_id: str, reason: str, by: str,
+               cipher: FieldCipher | None = None) -> None:
+    """Place a hold, its reason (a case reference can name the patient) sealed under the patient's data key.
+
+    ``DataErased`` for an erased patient; ``cipher`` None uses the process's ephemeral keys (tests only).
+    """
     _lock_patient(session, patient_id)
-    session.execute(insert(LegalHold).values(id=hold_id, patient_id=patient_id, reason=reason, placed_by=by)
+    cipher = cipher or ephemeral_cipher()
+    key = cipher.data_key(session, patient_id, create=True)
+    session.execute(insert(LegalHold).values(id=hold_id, patient_id=patient_id, placed_by=by,
+                                             reason=cipher.encrypt(key, HOLDS, "reason", hold_id, reason))
                     .on_conflict_do_nothing())
+
+
+def hold_reasons(session: Session, cipher: FieldCipher, holds: list[LegalHold]) -> dict[str, str]:
+    """Each hold's reason in the clear (one key query); ``ERASED_TEXT`` once the patient's key was shredded."""
+    keys = sealed.keys_for(session, cipher, (h.patient_id for h in holds))
+    return {h.id: ERASED_TEXT if isinstance(k := keys[h.patient_id], Exception)
+            else cipher.decrypt(k, HOLDS, "reason", h.id, h.reason) for h in holds}
 
 
 def release_hold(session: Session, hold_id: str, by: str, at: datetime) -> bool:

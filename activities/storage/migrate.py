@@ -6,6 +6,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from activities.crypto.fields import FieldCipher
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -17,6 +19,13 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "heads") -> None:
-    """Bring the database schema (clinical store and audit ledger) to ``revision``."""
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "heads", cipher: FieldCipher | None = None) -> None:
+    """Bring the database schema (clinical store and audit ledger) to ``revision``.
+
+    ``cipher`` (the field cipher of ``$HMS_HOME/keys``) lets a migration that seals plaintext
+    columns encrypt the rows already stored; without it such a migration refuses a database
+    holding them.
+    """
+    cfg = alembic_config(database_url)
+    cfg.attributes["field_cipher"] = cipher
+    command.upgrade(cfg, revision)

@@ -119,7 +119,8 @@ class Encounter(Base):
     status: Mapped[str] = mapped_column(sa.String(20))
     encounter_class: Mapped[str] = mapped_column(sa.String(10), default="IMP")
     ward_id: Mapped[str] = mapped_column(sa.ForeignKey("wards.id"))
-    reason: Mapped[str] = mapped_column(sa.String(500))
+    #: Why the patient was admitted: AES-256-GCM under the patient's data key (``repository.encounter_reason``).
+    reason: Mapped[bytes] = mapped_column(sa.LargeBinary)
     attending_id: Mapped[str | None] = mapped_column(sa.ForeignKey("users.id"))
     care_team_id: Mapped[str | None] = mapped_column(sa.ForeignKey("care_teams.id"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
@@ -151,7 +152,10 @@ class Task(Base):
     workflow_id: Mapped[str] = mapped_column(sa.String(120))
     status: Mapped[str] = mapped_column(sa.String(20), default="open")
     due: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: The routing keys of the details (ids and codes the inbox filters on), in the clear.
     details: Mapped[dict] = mapped_column(JSONB, default=dict)
+    #: The rest of the details (clinical), JSON sealed under the patient's data key (``tasks.opened``).
+    details_enc: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     completed_by: Mapped[str | None] = mapped_column(sa.String(60))

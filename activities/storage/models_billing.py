@@ -3,6 +3,13 @@
 Charges carry a unique idempotency key so a retried or replayed activity never
 charges twice; invoices and claims keep both exact totals (NUMERIC) and the FHIR
 resource they were issued as.
+
+Nothing here is sealed under the patients' data keys, deliberately: a charge's code and
+description come from the tariff (``activities/billing_tariff.json``: services such as
+"Plain radiograph, per study", the same text for every patient, never a diagnosis), and the
+invoice, claim and discharge-summary resources are built from ids, codes, statuses and amounts
+only (``billing_fhir``, ``discharge_fhir``), so totals and the operations views aggregate them
+without any key. A field that carries diagnosis text would have to be sealed like the others.
 """
 from __future__ import annotations
 

@@ -82,8 +82,9 @@ class DiagnosticReport(Base):
     patient_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     status: Mapped[str] = mapped_column(sa.String(20), default="final")
     findings_code: Mapped[str] = mapped_column(sa.String(64))
-    impression: Mapped[str] = mapped_column(sa.Text)
-    conclusion: Mapped[str] = mapped_column(sa.Text)
+    #: The radiologist's text, sealed under the patient's data key (``imaging_reports.report_text``).
+    impression: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    conclusion: Mapped[bytes] = mapped_column(sa.LargeBinary)
     abnormal: Mapped[bool] = mapped_column()
     ai_flagged: Mapped[bool | None] = mapped_column()
     issued_by: Mapped[str] = mapped_column(sa.String(60))

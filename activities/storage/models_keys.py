@@ -40,8 +40,9 @@ class LegalHold(Base):
     )
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     patient_id: Mapped[str] = mapped_column(sa.String(36), index=True)
-    #: The legal basis (e.g. a case reference or statute); administrative, never clinical content.
-    reason: Mapped[str] = mapped_column(sa.String(500))
+    #: The legal basis (e.g. a case reference or statute), sealed under the patient's data key
+    #: (``erasure_repo.hold_reasons``): a case reference can identify the patient.
+    reason: Mapped[bytes] = mapped_column(sa.LargeBinary)
     placed_by: Mapped[str] = mapped_column(sa.String(60))
     placed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     released_by: Mapped[str | None] = mapped_column(sa.String(60))

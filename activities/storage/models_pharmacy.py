@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from activities.storage.models import Base
@@ -35,10 +34,11 @@ class MedicationOrder(Base):
     doses: Mapped[int] = mapped_column(sa.Integer)
     units_per_dose: Mapped[int] = mapped_column(sa.Integer, default=1)
     status: Mapped[str] = mapped_column(sa.String(30))
-    hits: Mapped[list] = mapped_column(JSONB, default=list)
+    #: Safety findings (JSON), sealed under the patient's data key (``pharmacy_text``), as are the reasons below.
+    hits: Mapped[bytes] = mapped_column(sa.LargeBinary)
     ordered_by: Mapped[str] = mapped_column(sa.String(60))
     verified_by: Mapped[str | None] = mapped_column(sa.String(60))
-    status_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    status_reason: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     first_dose_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
@@ -76,7 +76,7 @@ class MedicationAdministration(Base):
     dose_number: Mapped[int] = mapped_column(sa.Integer)
     due: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     status: Mapped[str] = mapped_column(sa.String(10))
-    reason: Mapped[str | None] = mapped_column(sa.String(500))
+    reason: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     recorded_by: Mapped[str] = mapped_column(sa.String(60))
     recorded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
@@ -90,7 +90,7 @@ class AllergyIntolerance(Base):
     code: Mapped[str] = mapped_column(sa.String(60))
     is_class: Mapped[bool] = mapped_column(default=False)
     criticality: Mapped[str] = mapped_column(sa.String(20), default="unable-to-assess")
-    reaction: Mapped[str | None] = mapped_column(sa.String(60))
+    reaction: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     status: Mapped[str] = mapped_column(sa.String(20), default="active")
     recorded_by: Mapped[str] = mapped_column(sa.String(60))
     recorded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())

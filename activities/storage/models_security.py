@@ -32,7 +32,8 @@ class BreakGlassGrant(Base):
     patient_id: Mapped[str] = mapped_column(sa.String(36))
     user_id: Mapped[str] = mapped_column(sa.String(60))
     role: Mapped[str] = mapped_column(sa.String(40))
-    reason: Mapped[str] = mapped_column(sa.Text)
+    #: Why the holder opened the record: sealed under the patient's data key (``security_repo.grant_reasons``).
+    reason: Mapped[bytes] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
@@ -41,5 +42,6 @@ class BreakGlassGrant(Base):
     reviewed_by: Mapped[str | None] = mapped_column(sa.String(60))
     reviewed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     review_outcome: Mapped[str | None] = mapped_column(sa.String(20))
-    review_comment: Mapped[str | None] = mapped_column(sa.Text)
+    #: The compliance reviewer's comment, sealed like the reason.
+    review_comment: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     workflow_id: Mapped[str] = mapped_column(sa.String(120))

@@ -3,7 +3,9 @@
 ``vital_signs`` is the Observation-like record of one set of bedside vitals;
 ``triage_assessments`` the acuity decided from it (NEWS2, ESI suggested and final, who,
 when); ``intake_drafts`` the conversational intake the triage task references by id, so
-no free clinical text ever sits in a task's details.
+no free clinical text ever sits in a task's details. Free text (complaint, answers, an
+override reason) is sealed under the patient's data key; vitals, scores and codes stay in
+the clear for the queue and the operations views.
 """
 from __future__ import annotations
 
@@ -46,7 +48,8 @@ class TriageAssessment(Base):
     news2_band: Mapped[str] = mapped_column(sa.String(20))
     esi_suggested: Mapped[int] = mapped_column(sa.SmallInteger)
     esi_final: Mapped[int] = mapped_column(sa.SmallInteger)
-    override_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    #: Why the nurse overrode the suggested ESI: sealed under the patient's data key (``triage_store``).
+    override_reason: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     red_flags: Mapped[list[str]] = mapped_column(ARRAY(sa.String(60)), default=list)
     model_version: Mapped[str] = mapped_column(sa.String(60))
     assessed_by: Mapped[str] = mapped_column(sa.String(60))
@@ -60,9 +63,11 @@ class IntakeDraft(Base):
     id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
     patient_id: Mapped[str] = mapped_column(sa.ForeignKey("patients.id"), index=True)
     status: Mapped[str] = mapped_column(sa.String(20))
-    complaint: Mapped[str] = mapped_column(sa.String(500))
+    #: The chief complaint and the answers (JSON), sealed under the patient's data key (``triage_store``).
+    complaint: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    #: A coarse code of the question bank (``chest_pain``), kept in the clear like the red-flag codes.
     category: Mapped[str] = mapped_column(sa.String(40))
-    answers: Mapped[dict] = mapped_column(JSONB, default=dict)
+    answers: Mapped[bytes] = mapped_column(sa.LargeBinary)
     red_flags: Mapped[list[str]] = mapped_column(ARRAY(sa.String(60)), default=list)
     esi_suggested: Mapped[int | None] = mapped_column(sa.SmallInteger)
     triage_id: Mapped[str | None] = mapped_column(sa.String(80))

@@ -1,8 +1,8 @@
 """A patient's chart header (demographics, identifiers, current stay and bed) in one round trip.
 
 The most frequent read of the API. Separately it was five queries (patient, data key, identifiers,
-current encounter, bed); here one prebuilt statement fetches the rows and the fields are decrypted
-in memory, with the same answers as ``repository.read_patient`` + ``current_encounter`` + ``bed_of``.
+current encounter, bed); here one prebuilt statement fetches the rows and the fields (the stay's
+reason too, under the same key) are decrypted in memory, with the same answers as ``repository.read_patient`` + ``current_encounter`` + ``bed_of``.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from activities.storage.models_keys import PatientKey
 from activities.storage.repository import (
     _DEMOGRAPHICS,
     CURRENT_STAY_FIRST,
+    ENCOUNTERS,
     IDENTIFIERS,
     PATIENTS,
     PatientRecord,
@@ -90,5 +91,6 @@ def patient_view(session: Session, cipher: FieldCipher, patient_id: str) -> tupl
                            created_at=row.created_at)
     stay = None if row.stay_id is None else StayView(
         id=row.stay_id, status=row.status, ward=row.ward_id, bed_id=row.bed_id, attending=row.attending_id,
-        reason=row.reason, admitted_at=row.admitted_at, journey_id=row.journey_id)
+        reason=cipher.decrypt(key, ENCOUNTERS, "reason", row.stay_id, row.reason), admitted_at=row.admitted_at,
+        journey_id=row.journey_id)
     return record, stay

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from activities.crypto.fields import FieldCipher
+from activities.storage import pharmacy_text
 from activities.storage.models_pharmacy import (
     AllergyIntolerance,
     MedicationAdministration,
@@ -35,7 +37,9 @@ class OrderClosed(Exception):
     """The order was cancelled, rejected or completed: nothing more may be dispensed for it."""
 
 
-def create_order(session: Session, values: dict[str, Any]) -> None:
+def create_order(session: Session, values: dict[str, Any], cipher: FieldCipher | None = None) -> None:
+    """Insert the order (its findings sealed); ``cipher`` None: the ephemeral keys (tests only), as below."""
+    values = pharmacy_text.seal_order(session, cipher, values["id"], values["patient_id"], values)
     session.execute(insert(MedicationOrder).values(**values).on_conflict_do_nothing(index_elements=["id"]))
 
 
@@ -53,8 +57,13 @@ def active_allergies(session: Session, patient_id: str) -> list[AllergyIntoleran
         .order_by(AllergyIntolerance.recorded_at)))
 
 
-def set_order(session: Session, order_id: str, **values: Any) -> None:
+def set_order(session: Session, order_id: str, cipher: FieldCipher | None = None, **values: Any) -> None:
     """Update an open order (a closed one keeps its final state under a late retry)."""
+    if "hits" in values or values.get("status_reason") is not None:
+        patient_id = session.scalar(sa.select(MedicationOrder.patient_id).where(MedicationOrder.id == order_id))
+        if patient_id is None:
+            return
+        values = pharmacy_text.seal_order(session, cipher, order_id, patient_id, values)
     session.execute(sa.update(MedicationOrder)
                     .where(MedicationOrder.id == order_id, MedicationOrder.status.not_in(CLOSED_ORDER_STATES))
                     .values(updated_at=sa.func.now(), **values))
@@ -86,7 +95,8 @@ def dispense(session: Session, order_id: str, drug_code: str, quantity: int, key
     return True
 
 
-def close_order(session: Session, order_id: str, status: str, key: str, reason: str | None) -> int:
+def close_order(session: Session, order_id: str, status: str, key: str, reason: str | None,
+                cipher: FieldCipher | None = None) -> int:
     """Close the order and return to stock what was dispensed but not given, once per ``key``.
 
     An order never stored (the stage was cancelled before its first write) has nothing to return.
@@ -95,7 +105,9 @@ def close_order(session: Session, order_id: str, status: str, key: str, reason: 
     if order is None:
         return 0
     if order.status not in CLOSED_ORDER_STATES:
-        order.status, order.status_reason, order.updated_at = status, reason, sa.func.now()
+        sealed_reason = pharmacy_text.seal_order(session, cipher, order_id, order.patient_id,
+                                                 {"status_reason": reason})["status_reason"]
+        order.status, order.status_reason, order.updated_at = status, sealed_reason, sa.func.now()
     done = session.get(StockMovement, key)
     if done is not None:
         return done.quantity
@@ -113,15 +125,18 @@ def close_order(session: Session, order_id: str, status: str, key: str, reason: 
     return unused
 
 
-def record_administration(session: Session, values: dict[str, Any]) -> bool:
-    """Record one eMAR entry; the first record of a dose wins (a retry changes nothing)."""
+def record_administration(session: Session, values: dict[str, Any], cipher: FieldCipher | None = None) -> bool:
+    """Record one eMAR entry, its reason sealed; the first record of a dose wins (a retry changes nothing)."""
+    values = pharmacy_text.seal_row(session, cipher, pharmacy_text.ADMINISTRATIONS, "reason", values)
     inserted = session.execute(insert(MedicationAdministration).values(**values)
                                .on_conflict_do_nothing(index_elements=["id"])
                                .returning(MedicationAdministration.id)).scalar()
     return inserted is not None
 
 
-def add_allergy(session: Session, values: dict[str, Any]) -> bool:
+def add_allergy(session: Session, values: dict[str, Any], cipher: FieldCipher | None = None) -> bool:
+    """Record an allergy (the code in the clear for the order checks, the reaction sealed)."""
+    values = pharmacy_text.seal_row(session, cipher, pharmacy_text.ALLERGIES, "reaction", values)
     inserted = session.execute(insert(AllergyIntolerance).values(**values)
                                .on_conflict_do_nothing(index_elements=["id"]).returning(AllergyIntolerance.id)).scalar()
     return inserted is not None

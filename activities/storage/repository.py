@@ -13,7 +13,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from activities.crypto import dek_store
-from activities.crypto.fields import FieldCipher
+from activities.crypto.fields import FieldCipher, ephemeral_cipher
+from activities.storage import sealed
 from activities.storage.models import (
     ACTIVE_ENCOUNTER_STATES,
     Bed,
@@ -37,7 +38,7 @@ class NotFound(Exception):
 
 
 #: Table names as they appear in the associated data of encrypted fields.
-PATIENTS, IDENTIFIERS = "patients", "patient_identifiers"
+PATIENTS, IDENTIFIERS, ENCOUNTERS = "patients", "patient_identifiers", "encounters"
 _DEMOGRAPHICS = ("given", "family", "birth_date", "gender")
 
 
@@ -127,8 +128,12 @@ def record_consent(session: Session, consent_id: str, patient_id: str, purpose: 
     )
 
 
-def create_encounter(session: Session, encounter_id: str, patient_id: str, journey_id: str, ward: str, reason: str) -> None:
-    """Create the planned stay; a patient with another active stay is refused."""
+def create_encounter(session: Session, encounter_id: str, patient_id: str, journey_id: str, ward: str, reason: str,
+                     cipher: FieldCipher | None = None) -> None:
+    """Create the planned stay, its reason encrypted under the patient's data key; a second active stay is refused.
+
+    ``cipher`` None uses the process's ephemeral keys (tests only; the activities pass theirs).
+    """
     if session.get(Ward, ward) is None:
         raise StorageConflict(f"unknown ward {ward!r}")
     if session.get(Encounter, encounter_id) is not None:
@@ -140,9 +145,24 @@ def create_encounter(session: Session, encounter_id: str, patient_id: str, journ
     )
     if other:
         raise StorageConflict("the patient already has an active encounter")
+    cipher = cipher or ephemeral_cipher()
+    key = cipher.data_key(session, patient_id, create=True)
     session.add(Encounter(id=encounter_id, patient_id=patient_id, journey_id=journey_id, status="planned",
-                          encounter_class="IMP", ward_id=ward, reason=reason))
+                          encounter_class="IMP", ward_id=ward,
+                          reason=cipher.encrypt(key, ENCOUNTERS, "reason", encounter_id, reason)))
     session.flush()
+
+
+def encounter_reason(session: Session, cipher: FieldCipher, enc: Encounter) -> str:
+    """The stay's reason in the clear; ``DataErased`` once the patient's data key was shredded."""
+    return cipher.decrypt(cipher.data_key(session, enc.patient_id), ENCOUNTERS, "reason", enc.id, enc.reason)
+
+
+def encounter_reasons(session: Session, cipher: FieldCipher, encounters: list[Encounter]) -> dict[str, str]:
+    """The reasons of many stays (one key query); stays of erased patients (or without a key) are left out."""
+    keys = sealed.keys_for(session, cipher, (e.patient_id for e in encounters))
+    return {e.id: cipher.decrypt(k, ENCOUNTERS, "reason", e.id, e.reason)
+            for e in encounters if not isinstance(k := keys[e.patient_id], Exception)}
 
 
 def assign_care_team(session: Session, encounter_id: str, ward: str, attending: str | None) -> tuple[str, str]:

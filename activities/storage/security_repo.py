@@ -8,10 +8,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from activities.crypto.fields import FieldCipher
+from activities.crypto.fields import DataErased, FieldCipher, ephemeral_cipher
+from activities.storage import sealed
 from activities.storage.models_security import BreakGlassGrant, ClinicalNote
 
-NOTES = "clinical_notes"
+NOTES, GRANTS = "clinical_notes", "break_glass_grants"
+#: What a grant's reason reads as once the patient's record was erased (its key shredded).
+ERASED_TEXT = "(erased with the patient's record)"
 
 
 def add_note(session: Session, cipher: FieldCipher, *, note_id: str, patient_id: str, encounter_id: str | None,
@@ -43,10 +46,32 @@ class ActiveGrant:
 
 
 def add_grant(session: Session, *, grant_id: str, patient_id: str, user_id: str, role: str, reason: str,
-              created_at: datetime, expires_at: datetime, workflow_id: str) -> None:
+              created_at: datetime, expires_at: datetime, workflow_id: str, cipher: FieldCipher | None = None) -> None:
+    """Store a grant, its reason sealed under the patient's data key (it tells why this patient was opened).
+
+    ``cipher`` None uses the process's ephemeral keys (tests only; the API passes its cipher).
+    """
+    cipher = cipher or ephemeral_cipher()
+    key = cipher.data_key(session, patient_id, create=True)
     session.execute(insert(BreakGlassGrant).values(
-        id=grant_id, patient_id=patient_id, user_id=user_id, role=role, reason=reason, created_at=created_at,
+        id=grant_id, patient_id=patient_id, user_id=user_id, role=role, created_at=created_at,
+        reason=cipher.encrypt(key, GRANTS, "reason", grant_id, reason),
         expires_at=expires_at, workflow_id=workflow_id).on_conflict_do_nothing())
+
+
+def grant_reasons(session: Session, cipher: FieldCipher, grants: list[BreakGlassGrant]) -> dict[str, str]:
+    """Each grant's reason in the clear (one key query); ``ERASED_TEXT`` for an erased patient's grant."""
+    keys = sealed.keys_for(session, cipher, (g.patient_id for g in grants))
+    return {g.id: ERASED_TEXT if isinstance(k := keys[g.patient_id], Exception)
+            else cipher.decrypt(k, GRANTS, "reason", g.id, g.reason) for g in grants}
+
+
+def review_comment(session: Session, cipher: FieldCipher, grant: BreakGlassGrant) -> str | None:
+    """The reviewer's comment in the clear; ``DataErased`` once the patient's key was shredded."""
+    if grant.review_comment is None:
+        return None
+    return cipher.decrypt(cipher.data_key(session, grant.patient_id), GRANTS, "review_comment", grant.id,
+                          grant.review_comment)
 
 
 def active_grant(session: Session, user_id: str, patient_id: str, now: datetime) -> ActiveGrant | None:
@@ -73,12 +98,24 @@ def revoke_grant(session: Session, grant_id: str, by: str, at: datetime) -> bool
 
 
 def record_review(session: Session, grant_id: str, *, status: str, outcome: str | None, by: str | None,
-                  at: datetime, comment: str | None = None) -> None:
-    """Set the review state; a finished review is never overwritten by a late retry."""
+                  at: datetime, comment: str | None = None, cipher: FieldCipher | None = None) -> None:
+    """Set the review state, the comment sealed; a finished review is never overwritten by a late retry.
+
+    The comment of a review of an erased patient's grant is not kept (it could only be stored unreadable).
+    """
+    sealed_comment = None
+    if comment is not None:
+        grant = session.get(BreakGlassGrant, grant_id)
+        cipher = cipher or ephemeral_cipher()
+        try:
+            key = None if grant is None else cipher.data_key(session, grant.patient_id, create=True)
+        except DataErased:
+            key = None
+        sealed_comment = None if key is None else cipher.encrypt(key, GRANTS, "review_comment", grant_id, comment)
     session.execute(
         sa.update(BreakGlassGrant)
         .where(BreakGlassGrant.id == grant_id, BreakGlassGrant.review_status.in_(("pending", "escalated")))
-        .values(review_status=status, review_outcome=outcome, reviewed_by=by, review_comment=comment,
+        .values(review_status=status, review_outcome=outcome, reviewed_by=by, review_comment=sealed_comment,
                 reviewed_at=at if status == "reviewed" else None))
 
 

@@ -140,11 +140,12 @@ def _store(services: ApiServices, grant_id: str, body: BreakGlassIn, holder: str
            expires_at: datetime, workflow_id: str) -> None:
     with services.sessions() as s, s.begin():
         security_repo.add_grant(s, grant_id=grant_id, patient_id=body.patient_id, user_id=holder, role=role,
-                                reason=body.reason, created_at=now, expires_at=expires_at, workflow_id=workflow_id)
+                                reason=body.reason, created_at=now, expires_at=expires_at, workflow_id=workflow_id,
+                                cipher=services.field_cipher)
 
 
-def _view(g: Any) -> GrantView:
-    return GrantView(grant_id=g.id, patient_id=g.patient_id, holder=g.user_id, role=g.role, reason=g.reason,
+def _view(g: Any, reason: str) -> GrantView:
+    return GrantView(grant_id=g.id, patient_id=g.patient_id, holder=g.user_id, role=g.role, reason=reason,
                      created_at=g.created_at, expires_at=g.expires_at, revoked_at=g.revoked_at,
                      revoked_by=g.revoked_by, review_status=g.review_status, review_outcome=g.review_outcome,
                      reviewed_by=g.reviewed_by)
@@ -155,9 +156,11 @@ def _grant(services: ApiServices, grant_id: str) -> GrantView | None:
         return None
     with services.sessions() as s:
         g = security_repo.get_grant(s, grant_id)
-        return None if g is None else _view(g)
+        return None if g is None else _view(g, security_repo.grant_reasons(s, services.field_cipher, [g])[g.id])
 
 
 def _list(services: ApiServices, review_status: str | None, limit: int) -> list[GrantView]:
     with services.sessions() as s:
-        return [_view(g) for g in security_repo.list_grants(s, review_status=review_status, limit=limit)]
+        grants = security_repo.list_grants(s, review_status=review_status, limit=limit)
+        reasons = security_repo.grant_reasons(s, services.field_cipher, grants)
+        return [_view(g, reasons[g.id]) for g in grants]

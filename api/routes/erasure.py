@@ -121,14 +121,17 @@ async def _require_patient(services: ApiServices, patient_id: str) -> None:
 
 def _place(services: ApiServices, hold_id: str, patient_id: str, reason: str, by: str) -> None:
     with services.sessions() as s, s.begin():
-        erasure_repo.place_hold(s, hold_id=hold_id, patient_id=patient_id, reason=reason, by=by)
+        erasure_repo.place_hold(s, hold_id=hold_id, patient_id=patient_id, reason=reason, by=by,
+                                cipher=services.field_cipher)
 
 
 def _holds(services: ApiServices, patient_id: str) -> list[dict[str, Any]]:
     with services.sessions() as s:
-        return [{"hold_id": h.id, "reason": h.reason, "placed_by": h.placed_by, "placed_at": h.placed_at,
+        holds = erasure_repo.holds_of(s, patient_id)
+        reasons = erasure_repo.hold_reasons(s, services.field_cipher, holds)
+        return [{"hold_id": h.id, "reason": reasons[h.id], "placed_by": h.placed_by, "placed_at": h.placed_at,
                  "released_by": h.released_by, "released_at": h.released_at}
-                for h in erasure_repo.holds_of(s, patient_id)]
+                for h in holds]
 
 
 def _release(services: ApiServices, patient_id: str, hold_id: str, by: str) -> datetime:

@@ -58,7 +58,8 @@ async def discharge(journey_id: str, body: DischargeIn, user: CurrentUser, servi
 
 def _tasks(services: ApiServices, journey_id: str) -> list[TaskOut]:
     with services.sessions() as s:
-        rows = task_store.list_open_tasks(s, journey_id=journey_id, status=None)
+        rows = task_store.opened(s, services.field_cipher,
+                                 task_store.list_open_tasks(s, journey_id=journey_id, status=None))
         return [TaskOut(id=t.id, type=t.type, role=t.role, patient_id=t.patient_id, journey_id=t.journey_id,
                         ward=t.ward_id, status=t.status, due=t.due, created_at=t.created_at, details=t.details)
                 for t in rows]

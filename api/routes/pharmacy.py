@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from activities.formulary import load_formulary
 from activities.storage import pharmacy as store
+from activities.storage import pharmacy_text
 from api.access import authorize
 from api.deps import CurrentUser, Services
 from api.routes.resources import patient_resource
@@ -176,16 +177,16 @@ async def _require_patient(services: ApiServices, patient_id: str) -> None:
 
 def _write(services: ApiServices, fn: Any, values: dict[str, Any]) -> None:
     with services.sessions() as s, s.begin():
-        fn(s, values)
+        fn(s, values, services.field_cipher)
 
 
-def _order_out(o: Any) -> dict[str, Any]:
+def _order_out(s: Any, services: ApiServices, o: Any) -> dict[str, Any]:
     drug = load_formulary().drug(o.drug_code)
     return {"order_id": o.id, "patient_id": o.patient_id, "journey_id": o.journey_id, "workflow_id": o.workflow_id,
             "drug_code": o.drug_code, "drug_name": drug.name if drug else None, "dose": o.dose, "unit": o.unit,
             "route": o.route, "frequency_hours": o.frequency_hours, "doses": o.doses, "status": o.status,
-            "hits": o.hits, "ordered_by": o.ordered_by, "verified_by": o.verified_by,
-            "first_dose_at": o.first_dose_at, "created_at": o.created_at}
+            "hits": pharmacy_text.order_hits(s, services.field_cipher, o), "ordered_by": o.ordered_by,
+            "verified_by": o.verified_by, "first_dose_at": o.first_dose_at, "created_at": o.created_at}
 
 
 def _order(services: ApiServices, order_id: str) -> dict[str, Any]:
@@ -193,13 +194,13 @@ def _order(services: ApiServices, order_id: str) -> dict[str, Any]:
         o = store.get_order(s, order_id) if len(order_id) <= 60 else None
         if o is None:
             raise HTTPException(404, f"medication order {order_id} not found")
-        return _order_out(o)
+        return _order_out(s, services, o)
 
 
 def _worklist(services: ApiServices) -> list[dict[str, Any]]:
     with services.sessions() as s:
         return [{"task_id": t.id, "type": t.type, "due": t.due, "ward": t.ward_id,
-                 "requires_override": bool(t.details.get("requires_override")), **_order_out(o)}
+                 "requires_override": bool(t.details.get("requires_override")), **_order_out(s, services, o)}
                 for t, o in store.pharmacist_worklist(s)]
 
 
@@ -209,7 +210,7 @@ def _mar(services: ApiServices, patient_id: str) -> dict[str, Any]:
         recorded = {a.id: a for a in store.administrations_of_patient(s, patient_id)}
         out = []
         for o in orders:
-            entry = _order_out(o)
+            entry = _order_out(s, services, o)
             times: list[datetime] = dose_times(o.first_dose_at, o.frequency_hours, o.doses) if o.first_dose_at else []
             doses = []
             for n, due in enumerate(times, start=1):
@@ -217,7 +218,8 @@ def _mar(services: ApiServices, patient_id: str) -> dict[str, Any]:
                 status = a.status if a else ("not-given" if o.status in ("cancelled", "completed") else "scheduled")
                 doses.append({"dose_number": n, "due": due, "status": status,
                               "recorded_by": a.recorded_by if a else None, "recorded_at": a.recorded_at if a else None,
-                              "reason": a.reason if a else None})
+                              "reason": pharmacy_text.administration_reason(s, services.field_cipher, a)
+                              if a else None})
             entry["administrations"] = doses
             out.append(entry)
         return {"patient_id": patient_id, "orders": out}
@@ -226,5 +228,5 @@ def _mar(services: ApiServices, patient_id: str) -> dict[str, Any]:
 def _allergies(services: ApiServices, patient_id: str) -> list[dict[str, Any]]:
     with services.sessions() as s:
         return [{"id": a.id, "code": a.code, "is_class": a.is_class, "criticality": a.criticality,
-                 "reaction": a.reaction, "recorded_by": a.recorded_by, "recorded_at": a.recorded_at}
+                 "reaction": pharmacy_text.allergy_reaction(s, services.field_cipher, a), "recorded_by": a.recorded_by, "recorded_at": a.recorded_at}
                 for a in store.active_allergies(s, patient_id)]

@@ -45,8 +45,8 @@ def _list(services: ApiServices, role: str, ward: str | None, wards: list[str] |
     with services.sessions() as s:
         return [TaskOut(id=t.id, type=t.type, role=t.role, patient_id=t.patient_id, journey_id=t.journey_id,
                         ward=t.ward_id, status=t.status, due=t.due, created_at=t.created_at, details=t.details)
-                for t in task_store.list_open_tasks(s, role=role, ward=ward, wards=wards, patient_id=patient,
-                                                    limit=limit)]
+                for t in task_store.opened(s, services.field_cipher, task_store.list_open_tasks(
+                    s, role=role, ward=ward, wards=wards, patient_id=patient, limit=limit))]
 
 
 @router.post("/{task_id}/complete", response_model=TaskCompleteOut)

@@ -33,7 +33,7 @@ def load(services: ApiServices, event: StreamEvent) -> tuple[dict[str, Any] | No
             if event.kind in ("vitals", "result"):
                 return _observation(s, services, event)
             if event.kind == "task":
-                return _task(s, event.ref)
+                return _task(s, services, event.ref)
             if event.kind == "stage":
                 return _stage(s, event), {}
     except DataErased:
@@ -52,8 +52,8 @@ def _observation(s: Any, services: ApiServices, event: StreamEvent) -> tuple[dic
     return obs, {"security": [str(lab) for lab in labels if lab]}
 
 
-def _task(s: Any, task_id: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    t = task_store.get_task(s, task_id)
+def _task(s: Any, services: ApiServices, task_id: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    t = task_store.read_task(s, services.field_cipher, task_id)
     if t is None:
         return None, {}
     data = {"id": t.id, "type": t.type, "role": t.role, "patient_id": t.patient_id, "journey_id": t.journey_id,

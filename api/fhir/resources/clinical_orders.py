@@ -11,6 +11,7 @@ from fhir.resources.R4B.medicationadministration import MedicationAdministration
 from fhir.resources.R4B.medicationrequest import MedicationRequest as FhirRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest as FhirServiceRequest
 
+from activities.storage import imaging_reports, pharmacy_text
 from activities.storage.models_imaging import DiagnosticReport, ImagingOrder, ImagingStudy
 from activities.storage.models_pharmacy import MedicationAdministration, MedicationOrder
 from api.fhir.resources.common import coded, drop_none, iso, ref, user_ref
@@ -40,13 +41,14 @@ def _medication_request(session, cipher, o: MedicationOrder) -> dict:
 
 def _administration(session, cipher, a: MedicationAdministration) -> dict:
     order = session.get(MedicationOrder, a.order_id)
+    reason = pharmacy_text.administration_reason(session, cipher, a)
     return drop_none({
         "resourceType": "MedicationAdministration", "id": a.id, "meta": {"lastUpdated": iso(a.recorded_at)},
         "status": ADMIN_STATUS.get(a.status, "unknown"),
         "medicationCodeableConcept": coded(FORMULARY, order.drug_code if order else "unknown"),
         "subject": ref("Patient", a.patient_id), "effectiveDateTime": iso(a.recorded_at),
         "request": ref("MedicationRequest", a.order_id), "performer": [{"actor": user_ref(a.recorded_by)}],
-        "statusReason": [{"text": a.reason}] if a.reason else [],
+        "statusReason": [{"text": reason}] if reason else [],
     })
 
 
@@ -85,7 +87,7 @@ def _report(session, cipher, r: DiagnosticReport) -> dict:
         "encounter": ref("Encounter", order.encounter_id) if order else None,
         "basedOn": [ref("ServiceRequest", r.order_id)], "imagingStudy": [ref("ImagingStudy", r.study_id)],
         "issued": iso(r.issued_at), "effectiveDateTime": iso(r.issued_at), "performer": [user_ref(r.issued_by)],
-        "conclusion": r.conclusion,
+        "conclusion": imaging_reports.report_text(session, cipher, r).conclusion,
         "_policy": {"assigned_to": order.assigned_to if order else None},
     })
 

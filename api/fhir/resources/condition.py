@@ -8,6 +8,7 @@ from fhir.resources.R4B.condition import Condition as FhirCondition
 from sqlalchemy.orm import Session
 
 from activities.crypto.fields import FieldCipher
+from activities.storage import repository as repo
 from activities.storage.models import ACTIVE_ENCOUNTER_STATES, Encounter
 from api.fhir.params import SearchQuery
 from api.fhir.registry import Resource, ResourceType, register
@@ -18,13 +19,13 @@ CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 
 
-def to_fhir(e: Encounter) -> Resource:
+def to_fhir(e: Encounter, reason: str) -> Resource:
     active = e.status in ACTIVE_ENCOUNTER_STATES
     return drop_none({
         "resourceType": "Condition", "id": f"{PREFIX}{e.id}", "meta": {"lastUpdated": iso(e.ended_at or e.created_at)},
         "clinicalStatus": coded(CLINICAL, "active" if active else "resolved"),
         "category": [coded(CATEGORY, "encounter-diagnosis", "Encounter Diagnosis")],
-        "code": {"text": e.reason}, "subject": ref("Patient", e.patient_id), "encounter": ref("Encounter", e.id),
+        "code": {"text": reason}, "subject": ref("Patient", e.patient_id), "encounter": ref("Encounter", e.id),
         "recordedDate": iso(e.created_at), "asserter": user_ref(e.attending_id) if e.attending_id else None,
         "abatementDateTime": None if active else iso(e.ended_at),
     })
@@ -33,7 +34,7 @@ def to_fhir(e: Encounter) -> Resource:
 def read(session: Session, cipher: FieldCipher, cid: str) -> Resource | None:
     eid = cid[len(PREFIX):] if cid.startswith(PREFIX) else None
     e = session.get(Encounter, eid) if eid and len(eid) <= 36 else None
-    return None if e is None else to_fhir(e)
+    return None if e is None else to_fhir(e, repo.encounter_reason(session, cipher, e))
 
 
 def search(session: Session, cipher: FieldCipher, q: SearchQuery) -> list[Resource]:
@@ -44,7 +45,9 @@ def search(session: Session, cipher: FieldCipher, q: SearchQuery) -> list[Resour
     encounters = ref_ids(q, ("encounter",), "Encounter")
     if encounters is not None:
         stmt = stmt.where(Encounter.id.in_(encounters))
-    out = [to_fhir(e) for e in session.scalars(stmt)]
+    found = list(session.scalars(stmt))
+    reasons = repo.encounter_reasons(session, cipher, found)  # an erased patient's stays are left out
+    out = [to_fhir(e, reasons[e.id]) for e in found if e.id in reasons]
     return [r for r in out if token_match(q, "clinical-status", [r["clinicalStatus"]["coding"][0]["code"]])
             and token_match(q, "_id", [r["id"]])]
 

@@ -17,7 +17,7 @@ ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 JOURNEY_SYSTEM = "urn:hms:journey"
 
 
-def to_fhir(e: Encounter, bed: str | None = None) -> Resource:
+def to_fhir(e: Encounter, reason: str, bed: str | None = None) -> Resource:
     location = [{"location": {"identifier": {"system": "urn:hms:ward", "value": e.ward_id}, "display": e.ward_id},
                  "status": "active" if e.status == "in-progress" else "completed"}]
     if bed:
@@ -32,7 +32,7 @@ def to_fhir(e: Encounter, bed: str | None = None) -> Resource:
         "status": e.status, "class": {"system": ACT_CODE, "code": e.encounter_class},
         "subject": ref("Patient", e.patient_id),
         "period": drop_none({"start": iso(e.admitted_at or e.created_at), "end": iso(e.ended_at)}),
-        "reasonCode": [{"text": e.reason}] if e.reason else [],
+        "reasonCode": [{"text": reason}] if reason else [],
         "participant": participant, "location": location,
         "serviceProvider": None,
     })
@@ -40,7 +40,7 @@ def to_fhir(e: Encounter, bed: str | None = None) -> Resource:
 
 def read(session: Session, cipher: FieldCipher, eid: str) -> Resource | None:
     e = session.get(Encounter, eid) if len(eid) <= 36 else None
-    return None if e is None else to_fhir(e, repo.bed_of(session, e.id))
+    return None if e is None else to_fhir(e, repo.encounter_reason(session, cipher, e), repo.bed_of(session, e.id))
 
 
 def search(session: Session, cipher: FieldCipher, q: SearchQuery) -> list[Resource]:
@@ -56,12 +56,10 @@ def search(session: Session, cipher: FieldCipher, q: SearchQuery) -> list[Resour
         values = [t.partition("|")[2] if "|" in t else t for t in token_values(raw, "identifier")]
         stmt = stmt.where(Encounter.journey_id.in_(values))
     dates = q.dates("date")
-    out = []
-    for e in session.scalars(stmt):
-        if dates is not None and not dates.matches(e.admitted_at or e.created_at):
-            continue
-        out.append(to_fhir(e))
-    return out
+    found = [e for e in session.scalars(stmt)
+             if dates is None or dates.matches(e.admitted_at or e.created_at)]
+    reasons = repo.encounter_reasons(session, cipher, found)  # an erased patient's stays are left out
+    return [to_fhir(e, reasons[e.id]) for e in found if e.id in reasons]
 
 
 register(ResourceType(

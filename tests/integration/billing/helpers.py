@@ -7,8 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowHandle
 
+from activities.crypto.fields import ephemeral_cipher
+from activities.storage import tasks as task_store
 from tests.integration.workflows.test_admission_journey import journey_input, wait_stage
 from workflows.billing_contracts import BillingInput
 from workflows.contracts import JourneyState
@@ -63,9 +66,9 @@ async def progress_at(handle: WorkflowHandle, step: str) -> DischargeProgress:
 
 
 def task_row(engine: sa.Engine, task_id: str) -> Any:
-    with engine.connect() as c:
-        return c.execute(sa.text("SELECT id, type, role, status, ward_id, details FROM hms.tasks WHERE id = :t"),
-                         {"t": task_id}).one_or_none()
+    """The task with its details as the inbox serves them (the clinical keys are sealed at rest)."""
+    with Session(engine) as s:
+        return task_store.read_task(s, ephemeral_cipher(), task_id)
 
 
 def bed_holder(engine: sa.Engine, bed_id: str) -> str | None:

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from activities.storage import security_repo
+from activities.storage import pharmacy_text, security_repo
 from activities.storage.models_billing import ChargeItem
 from activities.storage.models_imaging import ImagingOrder
 from activities.storage.models_pharmacy import MedicationOrder
@@ -25,7 +25,8 @@ def _seed(services, stay) -> dict[str, str]:
         s.add(MedicationOrder(id=ids["med"], patient_id=stay.patient_id, encounter_id=stay.encounter_id,
                               journey_id=f"journey-{stay.encounter_id}", workflow_id="wf", drug_code="RX1",
                               dose=500.0, unit="mg", route="PO", frequency_hours=8, doses=9, status="active",
-                              hits=[], ordered_by="attending-1"))
+                              hits=pharmacy_text.seal_order(s, services.field_cipher, ids["med"], stay.patient_id,
+                                                            {"hits": []})["hits"], ordered_by="attending-1"))
         s.add(ImagingOrder(id=ids["img"], patient_id=stay.patient_id, encounter_id=stay.encounter_id,
                            journey_id=f"journey-{stay.encounter_id}", workflow_id="wf", modality="CR",
                            body_site="chest", priority="urgent", reason_code="R07.4", requested_by="attending-1",

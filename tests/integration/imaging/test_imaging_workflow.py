@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.crypto.fields import ephemeral_cipher
+from activities.storage import imaging_reports
+from activities.storage import tasks as task_store
+from activities.storage.models_imaging import DiagnosticReport
 from ledger.embedded import EmbeddedLedger
 from tests.integration.conftest import journey_worker
 from tests.integration.imaging.helpers import (
@@ -25,10 +30,12 @@ from workflows.journey import PatientJourney
 pytestmark = pytest.mark.integration
 
 
-def _task(engine: sa.Engine, task_id: str) -> sa.Row:
-    with engine.connect() as c:
-        return c.execute(sa.text("SELECT status, role, due, created_at, details, completed_by FROM hms.tasks "
-                                 "WHERE id = :t"), {"t": task_id}).one()
+def _task(engine: sa.Engine, task_id: str) -> task_store.TaskView:
+    """The task with its details as the inbox serves them (the clinical keys are sealed at rest)."""
+    with Session(engine) as s:
+        task = task_store.read_task(s, ephemeral_cipher(), task_id)
+        assert task is not None
+        return task
 
 
 async def test_sla_breach_escalates_to_another_radiologist_and_report_closes_stage(
@@ -78,11 +85,13 @@ async def test_sla_breach_escalates_to_another_radiologist_and_report_closes_sta
         assert result.status == "reported" and result.reported_by == "radiologist-2" and result.sla_breaches == 1
         assert _task(db_engine, task_id).status == "completed"
         with db_engine.connect() as c:
-            report = c.execute(sa.text("SELECT findings_code, abnormal, issued_by, impression FROM "
-                                       "hms.diagnostic_reports WHERE order_id = :o"), {"o": state.order_id}).one()
             assert c.execute(sa.text("SELECT status FROM hms.imaging_orders WHERE id = :o"),
                              {"o": state.order_id}).scalar() == "completed"
-        assert tuple(report) == ("RID5352", True, "radiologist-2", REPORT["impression"])
+        with Session(db_engine) as s:  # the text is sealed at rest; the store opens it with the patient's key
+            report = s.scalar(sa.select(DiagnosticReport).where(DiagnosticReport.order_id == state.order_id))
+            impression = imaging_reports.report_text(s, ephemeral_cipher(), report).impression
+            assert (report.findings_code, report.abnormal, report.issued_by, impression) == (
+                "RID5352", True, "radiologist-2", REPORT["impression"])
 
         journey_state = await journey.query(PatientJourney.state)
         stage = next(s for s in journey_state.stages if s.kind == "imaging")

@@ -27,7 +27,7 @@ def _patient(s: sa.orm.Session) -> str:
 
 def _stay(s: sa.orm.Session, ward: str, status: str, now: datetime, *, admitted: bool = True) -> tuple[str, str, str]:
     pid, eid = _patient(s), str(uuid.uuid4())
-    s.add(Encounter(id=eid, patient_id=pid, journey_id=f"journey-{eid}", status=status, ward_id=ward, reason="r",
+    s.add(Encounter(id=eid, patient_id=pid, journey_id=f"journey-{eid}", status=status, ward_id=ward, reason=b"r",
                     created_at=now - timedelta(hours=2), admitted_at=now - timedelta(hours=1) if admitted else None,
                     ended_at=now if status == "finished" else None))
     s.flush()

@@ -7,10 +7,13 @@ from collections.abc import Awaitable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from activities.crypto.fields import ephemeral_cipher
+from activities.storage import tasks as task_store
 from tests.integration.api.conftest import api, api_settings, auth  # noqa: F401  (the API fixtures)
 from tests.integration.workflows.test_admission_journey import journey_input, wait_stage
 from workflows.contracts import JourneyState, TaskCompletion, TaskCompletionResult
@@ -46,8 +49,9 @@ async def open_task(engine: sa.Engine, workflow_id: str, ttype: str, timeout: fl
             row = c.execute(sa.text("SELECT id, role, ward_id, details, due FROM hms.tasks WHERE workflow_id = :w "
                                     "AND type = :t AND status = 'open' ORDER BY created_at DESC LIMIT 1"),
                             {"w": workflow_id, "t": ttype}).mappings().first()
-        if row:
-            return dict(row)
+        if row:  # the details as the inbox serves them (the clinical keys are sealed at rest)
+            with Session(engine) as s:
+                return {**row, "details": task_store.read_task(s, ephemeral_cipher(), row["id"]).details}
         await asyncio.sleep(0.1)
     raise AssertionError(f"no open {ttype} task for {workflow_id}")
 

@@ -104,20 +104,25 @@ async def admit(api: httpx.AsyncClient, auth: Callable[[str, str], dict[str, str
 
 
 def scan(engine: sa.Engine, needles: list[str]) -> list[str]:
-    """Every text-like and bytea column of the hms schema, searched for each needle: where it was found."""
+    """Every text-like and bytea column of every table (the clinical store, the audit ledger, any other
+    schema but the catalogs), searched for each needle: where it was found."""
     found = []
     with engine.connect() as c:
         cols = c.execute(sa.text(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'hms' "
-            "AND data_type IN ('text', 'character varying', 'character', 'bytea', 'jsonb', 'json', 'ARRAY', "
+            "SELECT c.table_schema, c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
+            "JOIN information_schema.tables t ON (t.table_schema, t.table_name) = (c.table_schema, c.table_name) "
+            "WHERE t.table_type = 'BASE TABLE' AND c.table_schema NOT IN ('pg_catalog', 'information_schema') "
+            "AND c.data_type IN ('text', 'character varying', 'character', 'bytea', 'jsonb', 'json', 'ARRAY', "
             "'USER-DEFINED')")).all()
-        assert len(cols) > 20
-        for table, column, dtype in cols:
+        assert len([col for col in cols if col.table_schema == "hms"]) > 20
+        assert any(col.table_schema == "audit" for col in cols)
+        for schema, table, column, dtype in cols:
             for needle in needles:
                 where = (f'position(convert_to(:n, \'UTF8\') in "{column}") > 0' if dtype == "bytea"
                          else f'"{column}"::text ILIKE \'%\' || :n || \'%\'')
-                if c.execute(sa.text(f'SELECT count(*) FROM hms."{table}" WHERE {where}'), {"n": needle}).scalar():
-                    found.append(f"{table}.{column}: {needle}")
+                if c.execute(sa.text(f'SELECT count(*) FROM "{schema}"."{table}" WHERE {where}'),
+                             {"n": needle}).scalar():
+                    found.append(f"{schema}.{table}.{column}: {needle}")
     return found
 
 

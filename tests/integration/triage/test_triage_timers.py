@@ -5,10 +5,13 @@ import asyncio
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.crypto.fields import ephemeral_cipher
+from activities.storage import tasks as task_store
 from ledger.embedded import EmbeddedLedger
 from tests.integration.conftest import journey_worker
 from tests.integration.triage.support import DETERIORATING, STABLE, arrival, triage_done
@@ -101,7 +104,8 @@ async def test_rapid_response_escalates_when_not_acknowledged(time_skipping_env:
     with db_engine.connect() as c:
         rows = dict(c.execute(sa.text("SELECT id, status FROM hms.tasks WHERE id IN (:a, :b)"),
                               {"a": first, "b": second}).all())
-        details = c.execute(sa.text("SELECT details FROM hms.tasks WHERE id = :b"), {"b": second}).scalar_one()
+    with Session(db_engine) as s:  # the details as the inbox serves them (the clinical keys are sealed at rest)
+        details = task_store.read_task(s, ephemeral_cipher(), second).details
     assert rows == {first: "cancelled", second: "completed"}
     assert details["escalation_level"] == 2 and details["escalated_from"] == first
 

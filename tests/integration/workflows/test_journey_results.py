@@ -6,9 +6,12 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.crypto.fields import ephemeral_cipher
+from activities.storage import tasks as task_store
 from ledger.embedded import EmbeddedLedger
 from tests.integration.conftest import journey_worker
 from tests.integration.workflows.test_admission_journey import wait_stage
@@ -26,8 +29,10 @@ pytestmark = pytest.mark.integration
 
 
 def _task_details(engine: sa.Engine, task_id: str) -> dict | None:
-    with engine.connect() as c:
-        return c.execute(sa.text("SELECT details FROM hms.tasks WHERE id = :t"), {"t": task_id}).scalar()
+    """The details as the inbox serves them (the clinical keys are sealed at rest)."""
+    with Session(engine) as s:
+        task = task_store.read_task(s, ephemeral_cipher(), task_id)
+        return None if task is None else task.details
 
 
 async def test_results_are_recorded_and_a_critical_one_is_reviewed(
@@ -103,8 +108,13 @@ async def test_an_unreviewed_critical_result_is_escalated_until_seen_and_cancell
 
         await eventually(escalated_twice)
         task_id = f"review-critical-result-{critical}"
-        details = await asyncio.to_thread(_task_details, db_engine, task_id)
-        assert details["escalation_level"] == 2 and task_status(db_engine, task_id) == "open"
+
+        async def projected_twice() -> bool:  # the inbox row follows the workflow's state by one activity
+            details = await asyncio.to_thread(_task_details, db_engine, task_id)
+            return bool(details) and details["escalation_level"] == 2
+
+        await eventually(projected_twice)
+        assert task_status(db_engine, task_id) == "open"
         await asyncio.sleep(2.5)  # past the limit nothing more is escalated, and the task stays open
         assert (await review.query(ResultReviewWorkflow.state)).escalations == 2
         await review.cancel()
