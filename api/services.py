@@ -77,6 +77,10 @@ class ApiServices:
     index_key: bytes
     task_queue: str
     bed_wait_deadline_seconds: int = 1800
+    #: ``HMS_INFERENCE_TASK_QUEUE``: where new imaging stages send their pre-screen (None: the journey's queue).
+    inference_task_queue: str | None = None
+    #: ``HMS_HL7_DESTINATIONS`` (``host:port``): each admission's journey sends its outbound HL7 v2 there.
+    hl7_destinations: tuple[str, ...] = ()
     temporal: Client | None = None
     #: The decision-support models (``ml.runtime.ModelRegistry``), loaded once at start-up.
     models: Any = None

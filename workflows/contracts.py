@@ -39,6 +39,8 @@ class JourneyInput:
     continue_as_new_after_events: int | None = None
     #: The state a continued-as-new run carries on with (admission is not run again).
     resume: JourneyState | None = None
+    #: ``host:port`` of each HL7 v2 receiver told of this stay (``HMS_HL7_DESTINATIONS``); empty: none.
+    hl7_destinations: list[str] = field(default_factory=list)
 
 
 @dataclass

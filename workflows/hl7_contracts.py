@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 
 @dataclass
@@ -53,6 +54,16 @@ class Hl7Message:
     order_id: str | None = None
     order_code: str | None = None
     message_time: datetime | None = None
+    #: ORC-1 order control: ``NW`` (new), ``CA``/``DC`` (cancel, discontinue); empty for other messages.
+    order_control: str = ""
+    #: The stage an order starts: ``imaging`` or ``pharmacy`` (mapped by ``api.hl7.orders``).
+    order_kind: str = ""
+    #: The stage payload, as the task API's imaging or medication order body would carry it (codes only).
+    order_payload: dict[str, Any] = field(default_factory=dict)
+    #: ORC-2.2 (entity namespace) of the placer order number; the sending facility when empty.
+    order_namespace: str = ""
+    #: ``HMS_HL7_DESTINATIONS`` when the message is an admission (the journey it starts sends outbound HL7).
+    hl7_destinations: list[str] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -192,3 +203,25 @@ class Hl7OutboundRequest:
     order_id: str | None = None
     order_code: str | None = None
     order_text: str | None = None
+
+
+@dataclass
+class Hl7OutboxInput:
+    """One stay's outbound HL7: messages in order to each destination; a continued run carries what is left."""
+
+    encounter_id: str
+    destinations: list[str] = field(default_factory=list)
+    pending: list[Hl7OutboundRequest] = field(default_factory=list)
+    #: Control ids already taken (a message queued twice is sent once).
+    seen: list[str] = field(default_factory=list)
+    #: Ends once this many hours pass with nothing to send (the journey starts a new one if it sends again).
+    idle_hours: int = 24 * 30
+    continue_after: int = 100
+
+
+@dataclass
+class Hl7OutboxState:
+    queued: int
+    built: int
+    delivered: dict[str, int] = field(default_factory=dict)
+    closing: bool = False

@@ -10,7 +10,9 @@ continue-as-new; every effect is also idempotent on its own).
 Effects: A01 starts the same ``PatientJourney`` as the task API (an abandoned child, so the
 stay outlives this inbox's run) and waits until its encounter exists; A03 signals the
 journey's ``discharge``; A04 registers the patient; A08 updates demographics; ORU^R01
-stores Observations on the current encounter; ORM^O01/OML^O21 are recorded.
+stores Observations on the current encounter; ORM^O01/OML^O21 start or cancel an imaging or
+pharmacy order in the patient's journey (``workflows.hl7_orders``; histories from before the
+``hl7-orders-start-stages`` patch only recorded them).
 """
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         Hl7PatientFacts,
         Hl7PatientLookup,
     )
+    from workflows.hl7_orders import ORDERS_START, apply_order
     from workflows.journey import PatientJourney, journey_id_for
     from workflows.options import STORAGE
 
@@ -167,6 +170,8 @@ class Hl7IngestWorkflow:
                 return Hl7Outcome(msg.control_id, kind, "applied",
                                   f"{len(result.observation_ids)} observations ({result.created} new)",
                                   facts.current_encounter_id)
+            if msg.order_control and workflow.patched(ORDERS_START):
+                return await apply_order(msg, facts, by)
             note = await workflow.execute_activity_method(
                 Hl7IngestActivities.hl7_record_order,
                 Hl7OrderRecord(control_id=msg.control_id, kind=kind, patient_id=facts.patient_id,
@@ -206,7 +211,8 @@ class Hl7IngestWorkflow:
             patient=PatientDemographics(identifier_system=msg.identifier_system,
                                         identifier_value=msg.identifier_value, given=msg.given, family=msg.family,
                                         birth_date=msg.birth_date, gender=msg.gender or "unknown"),
-            ward=msg.ward, reason=msg.reason or "admitted via HL7", requested_by=by, attending=msg.attending)
+            ward=msg.ward, reason=msg.reason or "admitted via HL7", requested_by=by, attending=msg.attending,
+            hl7_destinations=list(msg.hl7_destinations))
         try:
             # By type name: the journey's result is none of this inbox's business (it is never decoded here).
             await workflow.start_child_workflow(

@@ -5,6 +5,9 @@ result, an order) calls :func:`send_hl7` with a control id of its own (determini
 ``<encounter id>-A01``) and the destinations it was given (``HMS_HL7_DESTINATIONS``, passed in
 its input since workflows read no configuration). Each delivery retries without a maximum
 number of attempts: an unreachable destination delays its copy, it never loses it.
+
+Journeys do not call it: they hand their messages to the stay's ``Hl7OutboxWorkflow``
+(``workflows.hl7_outbox``), which keeps them in order per destination with the same retry policy.
 """
 from __future__ import annotations
 

@@ -25,6 +25,10 @@ work is in their own histories). The trigger is the server's suggestion, or
 ``JourneyInput.continue_as_new_after_events``. An update that reaches a closing run is
 refused by the server with a retryable error and the client retries it on the new run.
 
+Orders may also arrive by signal (``workflows.journey_orders``, from HL7), and with
+``JourneyInput.hl7_destinations`` the stay's admission, orders, results and discharge go out as
+HL7 v2 (``workflows.journey_hl7``, patch ``hl7-outbound``).
+
 Replay: runs recorded before the ``discharge-checklist`` patch neither continue as new nor
 wake admissions on the signal path; everything else new follows only from events (the
 ``start_discharge`` update) that such histories cannot contain.
@@ -51,6 +55,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.discharge import wake_waiting_admissions
     from workflows.journey_discharge import JourneyDischarge, root_cause
+    from workflows.journey_hl7 import JourneyHl7
+    from workflows.journey_orders import JourneyOrders
     from workflows.journey_results import JourneyResults
     from workflows.options import STORAGE
     from workflows.stage_registry import STAGE_SPECS
@@ -70,7 +76,7 @@ def journey_id_for(encounter_id: str) -> str:
 
 
 @workflow.defn(name="PatientJourney")
-class PatientJourney(JourneyDischarge, JourneyResults):
+class PatientJourney(JourneyDischarge, JourneyResults, JourneyOrders, JourneyHl7):
     @workflow.init
     def __init__(self, inp: JourneyInput) -> None:
         super().__init__()
@@ -81,12 +87,16 @@ class PatientJourney(JourneyDischarge, JourneyResults):
             stage="admission", status="in-progress")
         self._children: dict[str, workflow.ChildWorkflowHandle] = {}
         self._patched = False
+        self._orders_init()
+        self._hl7_init()
 
     @workflow.run
     async def run(self, inp: JourneyInput) -> JourneyState:
         self._patched = workflow.patched(PATCH)
-        if inp.resume is None and not await self._admit(inp):
-            return self._require_state()
+        if inp.resume is None:
+            if not await self._admit(inp):
+                return self._require_state()
+            self._hl7_admitted()
         while True:
             await workflow.wait_condition(lambda: self._checklist_done is not None or self._signal_ends_stay()
                                           or self._time_to_continue())
@@ -138,6 +148,7 @@ class PatientJourney(JourneyDischarge, JourneyResults):
         if self._patched:
             await wake_waiting_admissions(state.ward, state.encounter_id)
         self._set_stage("discharged")
+        await self._hl7_discharged()
         state.status = "completed"
         await workflow.wait_condition(workflow.all_handlers_finished)
         return state
@@ -175,6 +186,7 @@ class PatientJourney(JourneyDischarge, JourneyResults):
             search_attributes=workflow.info().typed_search_attributes)
         self._children[workflow_id] = handle
         self._watchers.append(asyncio.create_task(self._watch(status, handle)))
+        self._hl7_order(request)
         return status
 
     @start_stage.validator
@@ -199,7 +211,8 @@ class PatientJourney(JourneyDischarge, JourneyResults):
         try:
             result = await handle
         except ChildWorkflowError as err:
-            status.status = "cancelled" if self._discharge is not None or self._ending else "failed"
+            stopped = self._discharge is not None or self._ending or self._cancelled_by_order(status)
+            status.status = "cancelled" if stopped else "failed"
             status.failure = root_cause(err)
         else:
             status.status = "completed"
@@ -225,7 +238,7 @@ class PatientJourney(JourneyDischarge, JourneyResults):
             return False
         if self._checklist_running() or any(s.status == "running" for s in state.stages):
             return False
-        if not all(w.done() for w in self._watchers):
+        if not all(w.done() for w in self._watchers) or not self._hl7_idle():
             return False
         info = workflow.info()
         limit = inp.continue_as_new_after_events

@@ -144,6 +144,7 @@ class JourneyDischarge:
         except WorkflowAlreadyStartedError:
             workflow.logger.warning("billing of this stay had already started")
         state.billing_workflow_id = billing_id
+        await self._hl7_discharged()  # type: ignore[attr-defined]
         state.status = "completed"
         await workflow.wait_condition(workflow.all_handlers_finished)
         return state

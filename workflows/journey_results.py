@@ -30,12 +30,16 @@ class JourneyResults:
         state = self._require_state()  # type: ignore[attr-defined]
         for known in state.results:
             if known.observation_id == notice.observation_id:
+                changed = known.status != notice.status
                 known.status, known.interpretation = notice.status, notice.interpretation
                 break
         else:
+            changed = True
             notice.received_at = workflow.now()
             state.results.append(notice)
             del state.results[:-MAX_RESULTS]
+        if changed:
+            self._hl7_result(notice)  # type: ignore[attr-defined]
         if notice.interpretation in CRITICAL and self._may_review():
             await self._launch(StageRequest(  # type: ignore[attr-defined]
                 kind="result-review", stage_id=notice.observation_id[:80], requested_by=f"result:{notice.source}",

@@ -17,6 +17,7 @@ UNSUPPORTED_TYPE = "200"
 UNSUPPORTED_EVENT = "201"
 UNSUPPORTED_PROCESSING = "202"
 UNSUPPORTED_VERSION = "203"
+UNKNOWN_KEY = "204"
 INTERNAL = "207"
 
 CODE_TEXT = {
@@ -28,6 +29,7 @@ CODE_TEXT = {
     UNSUPPORTED_EVENT: "Unsupported event code",
     UNSUPPORTED_PROCESSING: "Unsupported processing id",
     UNSUPPORTED_VERSION: "Unsupported version id",
+    UNKNOWN_KEY: "Unknown key identifier",
     INTERNAL: "Application internal error",
 }
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from api.hl7 import errors as E
 from api.hl7.ack import build_ack
 from api.hl7.header import Header, best_effort_header, decode
+from api.hl7.order_gate import OrderGate
 from api.hl7.parse import parse
 from workflows.hl7_contracts import Hl7Message
 
@@ -43,10 +44,14 @@ class WardCache:
 class Hl7Handler:
     """The parse → hand-over → ACK step shared by the plain and the TLS listener."""
 
-    def __init__(self, index_key: bytes, hand_over: HandOver | None, wards: WardCache | None = None) -> None:
+    def __init__(self, index_key: bytes, hand_over: HandOver | None, wards: WardCache | None = None,
+                 orders: OrderGate | None = None, destinations: list[str] | None = None) -> None:
         self._key = index_key
         self._hand_over = hand_over
         self._wards = wards
+        self._orders = orders
+        #: ``HMS_HL7_DESTINATIONS``: an admission's journey sends its outbound HL7 there.
+        self._destinations = list(destinations or [])
 
     async def handle(self, data: bytes) -> bytes:
         """The ACK (ER7, unframed) for one frame's payload; never raises."""
@@ -56,12 +61,18 @@ class Hl7Handler:
             header = parsed
             if msg.kind == "ADT^A01" and self._wards is not None and not await self._wards.known(msg.ward or ""):
                 raise E.error(E.TABLE_VALUE, "PV1-3 ward is not a ward of this hospital", E.Location("PV1", 1, 3))
+            if msg.kind == "ADT^A01":
+                msg.hl7_destinations = list(self._destinations)
+            if msg.order_control and self._orders is not None:
+                await self._orders.check(msg)
             if self._hand_over is not None:
                 try:
                     await self._hand_over(msg)
                 except Exception as exc:  # noqa: BLE001 - any failure means "not durable": the sender resends
                     log.warning("hl7 %s %s not handed over: %s", msg.kind, msg.control_id, type(exc).__name__)
                     raise E.reject(E.INTERNAL, "the message could not be stored durably; resend it later") from None
+            if self._orders is not None:
+                self._orders.handed_over(msg)
             log.info("hl7 %s %s accepted", msg.kind, msg.control_id)
             return build_ack(parsed, "AA").encode()
         except E.Hl7Error as err:

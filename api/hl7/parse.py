@@ -17,6 +17,7 @@ from api.hl7 import errors as E
 from api.hl7.extract import observations, order, patient_fields, visit_fields
 from api.hl7.fields import parse_ts, segments, value
 from api.hl7.header import VERSIONS, Header, decode, read_header
+from api.hl7.orders import read_order
 from workflows.hl7_contracts import Hl7Message
 
 #: Message types and events the hospital takes in.
@@ -75,13 +76,16 @@ def parse(data: bytes, index_key: bytes, received_at: datetime | None = None) ->
 
 
 #: The segments the hospital reads; others (EVN, NK1, Z-segments, …) are not parsed at all.
-CONTENT_SEGMENTS = frozenset({"PID", "PV1", "ORC", "OBR", "OBX"})
+CONTENT_SEGMENTS = frozenset({"PID", "PV1", "ORC", "OBR", "OBX", "RXO", "RXE", "RXR", "TQ1"})
+#: Versions without the TQ1 segment (timing is in ORC-7 there).
+NO_TQ1 = frozenset({"2.3", "2.3.1", "2.4"})
 
 
 def _content(text: str, header: Header) -> str:
     """The segments hl7apy parses: those we read (MSH was read by hand; parsing the rest costs time)."""
     keep = [line for line in text.split("\r")[1:]
-            if line[:3] in CONTENT_SEGMENTS and (len(line) == 3 or line[3] == header.field_sep)]
+            if line[:3] in CONTENT_SEGMENTS and (len(line) == 3 or line[3] == header.field_sep)
+            and not (line[:3] == "TQ1" and header.version in NO_TQ1)]
     return "\r".join(keep)
 
 
@@ -123,4 +127,5 @@ def _payload(header: Header, message: list[Any], index_key: bytes, received_at: 
         msg.observations = observations(message, enc)
     if header.message_type in ("ORM", "OML"):
         order(msg, message, enc)
+        read_order(msg, message, enc)
     return msg

@@ -10,16 +10,18 @@ from activities.storage.db import make_session_factory
 from api.hl7.batching import make_hand_over
 from api.hl7.handler import Hl7Handler, WardCache
 from api.hl7.listener import MllpListener
-from deploy import wiring
+from api.hl7.order_gate import OrderGate
+from deploy import telemetry, wiring
 from deploy.settings import Settings
 from deploy.tls import ensure_tls, server_ssl_context
+from workflows.hl7_outbound import parse_destinations
 
 log = logging.getLogger("hms.hl7")
 
 
 def run_mllp(settings: Settings) -> int:
     """Listen until SIGTERM/SIGINT; every ``AA`` means the message is durably in Temporal."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    telemetry.setup(settings, "hms-mllp")  # logs in HMS_LOG_FORMAT, tracing per HMS_OTEL_TRACES
 
     async def main() -> None:
         client = await wiring.connect_temporal(settings)
@@ -30,7 +32,9 @@ def run_mllp(settings: Settings) -> int:
                 return repo.ward_ids(s)
 
         hand_over = make_hand_over(client, settings.task_queue, settings.hl7_intake_shards)
-        handler = Hl7Handler(wiring.index_key(settings), hand_over, WardCache(load_wards))
+        handler = Hl7Handler(wiring.index_key(settings), hand_over, WardCache(load_wards),
+                             OrderGate(sessions, wiring.field_cipher(settings)),
+                             parse_destinations(settings.hl7_destinations))
         listener = MllpListener(handler)
         port = await listener.start(settings.host, settings.mllp_port)
         log.info("mllp listening on %s:%s", settings.host, port)

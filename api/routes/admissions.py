@@ -40,12 +40,12 @@ async def admit(body: AdmissionIn, user: CurrentUser, services: Services, respon
         raise HTTPException(422, f"ward: unknown ward {body.ward!r} (one of {', '.join(wards)})")
     ident = body.patient.identifier
     assert not isinstance(ident, str)
-    existing_id, active = await run_in_threadpool(_lookup, services, ident.system, ident.value)
+    existing_id, active, active_reason = await run_in_threadpool(_lookup, services, ident.system, ident.value)
     patient_id = existing_id or patient_id_for(services.index_key, ident.system, ident.value)
     await authorize(services, user, action="create", subtype="admission.create",
                     resource={"type": "Admission", "patient_id": patient_id, "ward": body.ward})
     if active is not None:
-        if (active.ward_id, active.reason) != (body.ward, body.reason):
+        if (active.ward_id, active_reason) != (body.ward, body.reason):
             raise HTTPException(409, f"the patient already has an active encounter (journey {active.journey_id})")
         response.status_code = 200
         return AdmissionOut(journey_id=active.journey_id, patient_id=patient_id, encounter_id=active.id,
@@ -67,12 +67,16 @@ def _ward_ids(services: ApiServices) -> list[str]:
         return repo.ward_ids(s)
 
 
-def _lookup(services: ApiServices, system: str, value: str) -> tuple[str | None, repo.Encounter | None]:
+def _lookup(services: ApiServices, system: str, value: str) -> tuple[str | None, repo.Encounter | None, str | None]:
+    """(patient id, their active stay, its reason decrypted)."""
     with services.sessions() as s:
         pid = repo.find_patient_by_identifier(s, services.field_cipher, system, value)
         if pid is None:  # a new patient: the derived id, or its successor if that record was erased
-            return repo.unerased_id(s, services.field_cipher, patient_id_for(services.index_key, system, value)), None
-        return pid, repo.active_encounter(s, pid)
+            return (repo.unerased_id(s, services.field_cipher, patient_id_for(services.index_key, system, value)),
+                    None, None)
+        active = repo.active_encounter(s, pid)
+        reason = None if active is None else repo.encounter_reason(s, services.field_cipher, active)
+        return pid, active, reason
 
 
 def _encounter_id(services: ApiServices, patient_id: str, body: AdmissionIn, key: str | None) -> str:
@@ -95,6 +99,7 @@ async def _start(services: ApiServices, requested_by: str, body: AdmissionIn, pa
                                     given=p.given, family=p.family, birth_date=p.birth_date, gender=p.gender),
         ward=body.ward, reason=body.reason, requested_by=requested_by, consent=body.consent,
         attending=body.attending, bed_wait_deadline_seconds=services.bed_wait_deadline_seconds,
+        hl7_destinations=list(services.hl7_destinations),
     )
     try:
         handle = await services.client().start_workflow(

@@ -13,12 +13,14 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from activities.crypto.fields import ephemeral_cipher
 from activities.storage import repository as repo
 from activities.storage.db import make_session_factory
 from api.hl7.batching import BatchingHandOver
 from api.hl7.handler import Hl7Handler, WardCache
 from api.hl7.handover import TemporalHandOver
 from api.hl7.listener import MllpListener
+from api.hl7.order_gate import OrderGate
 from api.hl7.parse import derived_patient_id, identifier_system
 from ledger.embedded import EmbeddedLedger
 from tests.integration.conftest import journey_worker
@@ -62,7 +64,8 @@ class Mllp:
 @pytest.fixture(params=["batched", "direct"])
 async def mllp(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironment, db_engine: sa.Engine,
                ledger: EmbeddedLedger, task_queue: str) -> AsyncIterator[Mllp]:
-    """The listener with each hand-over: group commit through intake shards, or one signal per message."""
+    """The listener (with its order checks) and each hand-over: group commit through intake shards, or one
+    signal per message."""
     index_key = os.urandom(32)
     sessions = make_session_factory(db_engine)
 
@@ -72,7 +75,7 @@ async def mllp(request: pytest.FixtureRequest, temporal_env: WorkflowEnvironment
 
     hand_over = (BatchingHandOver(temporal_env.client, task_queue, shards=2) if request.param == "batched"
                  else TemporalHandOver(temporal_env.client, task_queue))
-    listener = MllpListener(Hl7Handler(index_key, hand_over, WardCache(wards)))
+    listener = MllpListener(Hl7Handler(index_key, hand_over, WardCache(wards), OrderGate(sessions, ephemeral_cipher())))
     port = await listener.start("127.0.0.1", 0)
     try:
         async with journey_worker(temporal_env, db_engine, ledger, task_queue):

@@ -87,15 +87,14 @@ async def test_a04_registers_an_outpatient_and_a08_updates_demographics(mllp: Ml
         assert repo.active_encounter(s, pid) is None
 
 
-async def test_orders_are_recorded_and_acknowledged(mllp: Mllp, ledger: EmbeddedLedger) -> None:
+async def test_orders_for_an_outpatient_are_refused_and_nothing_is_handed_over(mllp: Mllp) -> None:
     mrn = _mrn()
     acks = await mllp.send(adt("A04", mrn=mrn), orm(mrn=mrn), orm(mrn=mrn, trigger="OML^O21"))
-    assert [ack_fields(a)["MSA"][1] for a in acks] == ["AA", "AA", "AA"]
-    state = await mllp.wait_processed(mrn, 3)
-    assert [o.status for o in state.outcomes] == ["applied", "applied", "applied"]
-    pid = state.outcomes[0].ref
-    subtypes = [e.event.subtype for e in ledger.query(patient_id=pid)]
-    assert subtypes.count("order.hl7-received") == 2
+    got = [(ack_fields(a)["MSA"][1], ack_fields(a).get("ERR", ["", "", ""])[2]) for a in acks]
+    assert got == [("AA", ""), ("AE", "PID^1^3"), ("AE", "PID^1^3")]
+    assert ack_fields(acks[1])["ERR"][3].startswith("204^")
+    state = await mllp.wait_processed(mrn, 1)
+    assert [o.kind for o in state.outcomes] == ["ADT^A04"]
 
 
 async def test_oru_results_become_observations_on_the_current_encounter(mllp: Mllp, db_engine: sa.Engine) -> None:
