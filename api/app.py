@@ -8,11 +8,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from activities.crypto.fields import DataErased
+from api import metrics as metrics_route
 from api import streams
 from api.fhir import routes as fhir_r4
 from api.routes import (
@@ -39,6 +40,11 @@ from api.routes import (
     triage_flow,
 )
 from api.services import ApiServices
+from api.telemetry import TelemetryMiddleware, fastapi_options
+
+#: What a 503 for an engine outage asks clients to wait before retrying (the supervisor restarts
+#: a dead engine within seconds).
+RETRY_AFTER_SECONDS = "2"
 
 
 def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[Client]] | None = None) -> FastAPI:
@@ -52,7 +58,7 @@ def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[C
         yield
         await streams.stop_listener(app)
 
-    app = FastAPI(title="HMS task API", version="1", lifespan=lifespan)
+    app = FastAPI(title="HMS task API", version="1", lifespan=lifespan, **fastapi_options())
     app.state.services = services
     if services.codec_origins:  # the Temporal UI calls /codec from the browser
         app.add_middleware(CORSMiddleware, allow_origins=list(services.codec_origins), allow_credentials=True,
@@ -62,6 +68,8 @@ def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[C
                    consents, corrections, fhir_r4, operations):
         app.include_router(module.router)
     app.include_router(streams.router)
+    app.include_router(metrics_route.router)
+    app.add_middleware(TelemetryMiddleware)  # a span and request metrics per HTTP request (api/telemetry.py)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -82,11 +90,15 @@ def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[C
                                                       else None})
 
     @app.exception_handler(OperationalError)
-    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": "the database is unavailable; try again"})
+    @app.exception_handler(InterfaceError)
+    async def _db_down(request: Request, exc: Exception) -> JSONResponse:
+        # A lost or refused database connection is an outage the client should wait out, not a bug (500).
+        return JSONResponse(status_code=503, content={"detail": "the database is unavailable; try again"},
+                            headers={"Retry-After": RETRY_AFTER_SECONDS})
 
     @app.exception_handler(RPCError)
     async def _temporal_down(request: Request, exc: RPCError) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": "the workflow engine is unavailable; try again"})
+        return JSONResponse(status_code=503, content={"detail": "the workflow engine is unavailable; try again"},
+                            headers={"Retry-After": RETRY_AFTER_SECONDS})
 
     return app

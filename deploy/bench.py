@@ -160,6 +160,18 @@ def run_bench(settings: Settings, name: str, n: int | None = None) -> int:
 
         print(bench_policy(n or 20_000) if name == "policy" else bench_read(settings, n or 300))
         return 0
-    print(f"hms bench: unknown benchmark {name!r} (admission, journey, imaging-triage, inference, ledger, "
-          "audit-load, policy, read, hl7, fhir)", file=sys.stderr)
+    if name == "load":
+        from deploy.bench_load import DURATION_S, run_bench_load
+
+        return run_bench_load(settings, float(n or DURATION_S))
+    if name == "all":
+        from deploy.bench_all import run_bench_all
+
+        return run_bench_all(settings)
+    print(f"hms bench: unknown benchmark {name!r} ({', '.join(BENCHES)}, all)", file=sys.stderr)
     return 2
+
+
+#: Every benchmark ``run_bench`` knows, in the order ``hms bench all`` runs them.
+BENCHES = ("policy", "read", "admission", "journey", "imaging-triage", "inference", "ledger", "audit-load", "hl7",
+           "fhir", "load")

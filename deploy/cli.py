@@ -36,9 +36,16 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from deploy.services import run_worker
     from deploy.temporal_setup import ensure_schedules
+    from deploy.worker_roles import RoleError, resolve
 
-    ensure_schedules(settings)
-    return run_worker(settings)
+    try:
+        role = resolve(args.queue, settings)
+    except RoleError as exc:
+        print(f"hms: {exc}", file=sys.stderr)
+        return 2
+    if role.name == "journeys":  # one role owns the schedules, so they always target the journeys queue
+        ensure_schedules(settings)
+    return run_worker(settings, role=role.name)
 
 
 def _console(args: argparse.Namespace, settings: Settings) -> int:
@@ -61,8 +68,11 @@ def _mllp(args: argparse.Namespace, settings: Settings) -> int:
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from activities.storage.migrate import upgrade
+    from deploy import wiring
 
-    upgrade(settings.resolved_database_url())
+    # With the stack's field cipher, a migration that seals a plaintext column encrypts the rows
+    # already stored (without it, such a migration refuses a database that holds them).
+    upgrade(settings.resolved_database_url(), cipher=wiring.field_cipher(settings))
     return 0
 
 
@@ -134,7 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     who = token.add_mutually_exclusive_group(required=True)
     who.add_argument("--user")
     who.add_argument("--role")
-    add("worker", _worker, "run a Temporal worker for the journeys")
+    worker = add("worker", _worker, "run a Temporal worker for the journeys")
+    worker.add_argument("--queue", choices=("journeys", "inference", "integration"), default="journeys",
+                        help="worker role: journeys (everything, the default), inference (model activities on "
+                             "HMS_INFERENCE_TASK_QUEUE), integration (everything, for the MLLP listener's queue)")
     add("api", _api, "run the HTTPS API (TLS 1.3 only)")
     add("mllp", _mllp, "run the HL7 v2 MLLP listener (durable ACKs; TLS 1.3 variant on HMS_MLLP_TLS_PORT)")
     add("console", _console, "serve the manager console (Streamlit, HTTPS with the stack's certificate)")

@@ -25,6 +25,8 @@ GIVEN = ("Asha", "Ravi", "Meera", "Arjun", "Lena", "Tomas", "Aiko", "Sofia", "Kw
 FAMILY = ("Verma", "Iyer", "Okafor", "Novak", "Silva", "Tanaka", "Haddad", "Larsen", "Mensah", "Rossi")
 #: Answers worth retrying: the API or an engine behind it is momentarily unavailable.
 TRANSIENT = (502, 503, 504)
+#: Seconds a call keeps retrying transient answers: long enough for the supervisor to restart an engine.
+OUTAGE_PATIENCE = 60.0
 
 
 class ApiError(RuntimeError):
@@ -62,27 +64,32 @@ class ApiClient:
 
     async def call(self, method: str, path: str, user: str, role: str, *, json: Any = None,
                    content: bytes | None = None, content_type: str | None = None, params: dict[str, Any] | None = None,
-                   ok: tuple[int, ...] = (200, 201, 202), attempts: int = 5) -> Any:
-        """One API call as ``user``; retried a few times on a transient 5xx or a dropped connection."""
+                   ok: tuple[int, ...] = (200, 201, 202), attempts: int = 5,
+                   patience: float = OUTAGE_PATIENCE) -> Any:
+        """One API call as ``user``; retried on a transient 5xx or a dropped connection, at least
+        ``attempts`` times and for up to ``patience`` seconds, so an engine restart is waited out."""
         headers = self.headers(user, role)
         if content_type:
             headers["Content-Type"] = content_type
         delay = 0.2
-        for attempt in range(attempts):
+        give_up = time.monotonic() + patience
+        attempt = 0
+        while True:
+            attempt += 1
+            last = attempt >= attempts and time.monotonic() >= give_up
             try:
                 r = await self._http.request(method, path, json=json, content=content, params=params,
                                              headers=headers)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
-                if attempt == attempts - 1:
+                if last:
                     raise ApiError(method, path, 0, f"{type(exc).__name__}") from exc
             else:
                 if r.status_code in ok:
                     return r.json() if r.content else None
-                if r.status_code not in TRANSIENT or attempt == attempts - 1:
+                if r.status_code not in TRANSIENT or last:
                     raise ApiError(method, path, r.status_code, _detail(r))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
-        raise AssertionError("unreachable")
 
     async def admit(self, n: int, ward: str | None = None) -> dict[str, Any]:
         body = synthetic_admission(n, ward)

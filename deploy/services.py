@@ -10,38 +10,44 @@ from temporalio.worker import Worker
 
 from activities.registry import build_activities
 from activities.storage.db import make_session_factory
-from deploy import wiring
+from deploy import telemetry, wiring
 from deploy.settings import Settings
-from workflows.registry import WORKFLOWS
+from deploy.telemetry.worker_metrics import start_worker_metrics
+from workflows.registry import WORKFLOWS, workflow_runner
 
 log = logging.getLogger("hms")
 
 
 def build_worker(client, settings: Settings, *, task_queue: str | None = None,  # noqa: ANN001
-                 executor: ThreadPoolExecutor | None = None) -> Worker:
+                 executor: ThreadPoolExecutor | None = None, role: str = "journeys") -> Worker:
+    """A worker of one role (``deploy.worker_roles``): what it registers and which queue it polls."""
+    from deploy.worker_roles import resolve, select_activities, select_workflows
     from ml.runtime import ModelRegistry
 
+    spec = resolve(role, settings)
     engine = wiring.database_engine(settings)
     activities = build_activities(make_session_factory(engine), wiring.build_ledger(settings, engine),
                                   ModelRegistry.load(), wiring.field_cipher(settings))
-    return Worker(client, task_queue=task_queue or settings.task_queue, workflows=WORKFLOWS,
-                  activities=activities, activity_executor=executor or ThreadPoolExecutor(max_workers=16),
-                  max_concurrent_activities=16)
+    return Worker(client, task_queue=task_queue or spec.task_queue, workflows=select_workflows(spec, WORKFLOWS),
+                  activities=select_activities(spec, activities),
+                  activity_executor=executor or ThreadPoolExecutor(max_workers=16), max_concurrent_activities=16,
+                  workflow_runner=workflow_runner())
 
 
-def run_worker(settings: Settings) -> int:
-    """Poll the journeys' task queue until SIGTERM/SIGINT, then finish in-flight tasks and exit."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def run_worker(settings: Settings, role: str = "journeys") -> int:
+    """Poll the role's task queue until SIGTERM/SIGINT, then finish in-flight tasks and exit."""
+    telemetry.setup(settings, "hms-worker")  # logs in HMS_LOG_FORMAT, tracing per HMS_OTEL_TRACES
+    start_worker_metrics(settings)  # HMS_WORKER_METRICS_PORT; before the client, whose runtime it sets
 
     async def main() -> None:
         client = await wiring.connect_temporal(settings)
-        worker = build_worker(client, settings)
+        worker = build_worker(client, settings, role=role)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with worker:
-            log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_target)
+            log.info("%s worker polling task queue %s on %s", role, worker.task_queue, settings.temporal_target)
             await stop.wait()
         log.info("worker stopped")
 
@@ -58,8 +64,9 @@ def run_api(settings: Settings) -> int:
     from deploy.tls import ensure_tls, run_uvicorn_tls13
     from deploy.tokens import issuer_key
     from ml.runtime import ModelRegistry
+    from workflows.hl7_outbound import parse_destinations
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    telemetry.setup(settings, "hms-api")
     engine = wiring.database_engine(settings, pool_size=20)
     if settings.oidc_jwks_url:
         verifier = TokenVerifier(issuer=settings.oidc_issuer or "", audience=settings.token_audience,
@@ -71,6 +78,8 @@ def run_api(settings: Settings) -> int:
                            ledger=wiring.build_ledger(settings, engine), verifier=verifier,
                            index_key=wiring.index_key(settings), task_queue=settings.task_queue,
                            bed_wait_deadline_seconds=settings.bed_wait_deadline_seconds,
+                           inference_task_queue=settings.inference_task_queue or None,
+                           hl7_destinations=tuple(parse_destinations(settings.hl7_destinations)),
                            models=ModelRegistry.load(),
                            codec=EncryptionCodec(wiring.history_keys(settings)),
                            cipher=wiring.field_cipher(settings),

@@ -33,11 +33,19 @@ class Settings(BaseSettings):
     console_port: int = 8501
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+    #: Where clients of the API (the console, ``hms demo``) reach it when it is not on ``host`` (a cluster
+    #: Service, e.g. ``https://hms-api.hms.svc:8443``); unset: ``https://{host}:{api_port}``.
+    api_url: str | None = None
 
     # External engines: unset means "run the embedded one".
     database_url: str | None = None
     temporal_address: str | None = None
     temporal_namespace: str = "default"
+    #: mTLS to a Temporal cluster: PEM files of the client certificate, its key and the server's CA
+    #: (unset: plaintext, as the embedded dev server on loopback expects).
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
     opa_url: str | None = None
     #: Seconds a policy decision is reused for an identical request (policies/cache.py); 0 turns the cache off.
     policy_cache_ttl: float = 60.0
@@ -57,7 +65,20 @@ class Settings(BaseSettings):
     services: str | None = None
 
     task_queue: str = "hms-journeys"
+    #: Task queue of the inference workers (``hms worker --queue inference``); unset: inference runs on
+    #: ``task_queue`` with everything else, as on one machine.
+    inference_task_queue: str | None = None
     bed_wait_deadline_seconds: int = 1800
+
+    # Observability (deploy/telemetry): log format, where spans go, the worker's metrics port.
+    #: ``text`` for people at a terminal, ``json`` (one object per line, with trace ids) for log shippers.
+    log_format: Literal["text", "json"] = "text"
+    #: Span export: ``none``, ``console`` (stdout), ``file`` ($HMS_HOME/logs/traces.jsonl), ``otlp``.
+    otel_traces: Literal["none", "console", "file", "otlp"] = "none"
+    #: OTLP collector URL; set alone it means ``otel_traces=otlp`` (needs an OTLP exporter package installed).
+    otel_endpoint: str | None = None
+    #: Loopback port of a worker's Prometheus endpoint (Temporal SDK and process metrics); 0 turns it off.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -116,7 +137,7 @@ class Settings(BaseSettings):
 
     @property
     def api_base_url(self) -> str:
-        return f"https://{self.host}:{self.api_port}"
+        return self.api_url.rstrip("/") if self.api_url else f"https://{self.host}:{self.api_port}"
 
     @property
     def database_url_file(self) -> Path:

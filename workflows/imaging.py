@@ -370,7 +370,8 @@ def build_input(ctx: JourneyContext, req: StageRequest) -> ImagingInput:
     return ImagingInput(journey_id=ctx.journey_id, encounter_id=ctx.encounter_id, patient_id=ctx.patient_id,
                         order_id=req.stage_id, requested_by=req.requested_by, modality=modality,
                         body_site=p["body_site"], priority=priority, reason_code=p["reason_code"], ward=ctx.ward,
-                        care_team_id=ctx.care_team_id, radiologist=radiologist)
+                        care_team_id=ctx.care_team_id, radiologist=radiologist,
+                        inference_task_queue=req.inference_task_queue)
 
 
 def summarize(result: Any) -> dict[str, Any]:

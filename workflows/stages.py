@@ -33,6 +33,9 @@ class StageRequest:
     stage_id: str
     requested_by: str
     payload: dict[str, Any] = field(default_factory=dict)
+    #: Task queue of the inference workers (``HMS_INFERENCE_TASK_QUEUE``), set by the API that starts the
+    #: stage; None keeps model activities on the journey's own queue. Part of the update's input, so replay-safe.
+    inference_task_queue: str | None = None
 
 
 @dataclass

@@ -61,12 +61,13 @@ def date_range(value: str, name: str = "date") -> tuple[datetime, datetime]:
             start = datetime.combine(date.fromisoformat(value), datetime.min.time(), tzinfo=UTC)
             return start, start + timedelta(days=1)
         start = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+        clock = re.split(r"[Z+-]", value[11:], maxsplit=1)[0]  # the precision is the clock's, not the zone's
+        step = timedelta(microseconds=1) if "." in clock else timedelta(seconds=1) if clock.count(":") >= 2 \
+            else timedelta(minutes=1)
+        return start, start + step
+    except (ValueError, OverflowError):  # OverflowError: the range would end past year 9999
         raise FhirError(400, f"{name}: {value!r} is not a valid date") from None
-    start = start if start.tzinfo else start.replace(tzinfo=UTC)
-    step = timedelta(microseconds=1) if "." in value else timedelta(seconds=1) if value.count(":") >= 2 \
-        else timedelta(minutes=1)
-    return start, start + step
 
 
 def date_filter(values: list[str], name: str = "date") -> DateFilter:

@@ -59,7 +59,8 @@ async def order_imaging(journey_id: str, body: ImagingOrderIn, user: CurrentUser
     await authorize(services, user, action="create", resource=resource, subtype="imaging.order.create")
     payload = body.model_dump(exclude={"order_id"}, exclude_none=True)
     status = await start_stage(services, journey_id, StageRequest(kind="imaging", stage_id=order_id,
-                                                                  requested_by=user.user_id, payload=payload))
+                                                                  requested_by=user.user_id, payload=payload,
+                                                                  inference_task_queue=services.inference_task_queue))
     return {"order_id": order_id, "journey_id": journey_id, "workflow_id": status.workflow_id,
             "status": status.status}
 
