@@ -28,7 +28,7 @@ from ledger.embedded import EmbeddedLedger
 from ledger.keys import load_or_create_signing_key
 from ml.runtime import ModelRegistry
 from workflows import search_attributes as sa_keys
-from workflows.registry import WORKFLOWS
+from workflows.registry import WORKFLOWS, workflow_runner
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
 
@@ -105,7 +105,7 @@ def journey_worker(env: WorkflowEnvironment, engine: sa.Engine, ledger: Embedded
     """A worker with every journey workflow and activity, on the real database and ledger."""
     activities = build_activities(make_session_factory(engine), ledger, models or _shared_models())
     return Worker(env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities,
-                  activity_executor=ThreadPoolExecutor(8))
+                  activity_executor=ThreadPoolExecutor(8), workflow_runner=workflow_runner())
 
 
 _MODELS: list[ModelRegistry] = []

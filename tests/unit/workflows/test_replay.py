@@ -12,7 +12,7 @@ from temporalio.workflow import NondeterminismError
 
 from tests.unit.workflows.changed_admission import ChangedAdmissionWorkflow
 from workflows.journey import PatientJourney
-from workflows.registry import WORKFLOWS
+from workflows.registry import WORKFLOWS, workflow_runner
 
 HISTORIES = Path(__file__).parents[2] / "replay" / "histories"
 
@@ -25,7 +25,8 @@ def load(name: str) -> WorkflowHistory:
 
 @pytest.mark.parametrize("name", sorted(p.name for p in HISTORIES.glob("*.json")))
 async def test_committed_history_replays(name: str) -> None:
-    result = await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(load(name))
+    result = await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter,
+                            workflow_runner=workflow_runner()).replay_workflow(load(name))
     assert result.replay_failure is None
 
 
