@@ -14,7 +14,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal
-from api.fhir import guard, interactions
+from api.fhir import guard, interactions, orders
 from api.fhir import registry as reg
 from api.fhir.errors import FhirError
 from api.fhir.journey_notify import notify_results
@@ -72,6 +72,10 @@ async def _batch_entry(services: ApiServices, user: Principal, entry: dict[str, 
                        base: str) -> dict[str, Any]:
     try:
         method, path = _request(entry, i)
+        if method == "POST" and len(path) == 1 and interactions.resource_type(path[0]).stage is not None:
+            accepted = await orders.submit(services, user, interactions.resource_type(path[0]), entry.get("resource"))
+            return {"response": {"status": "202 Accepted", "location": f"{accepted.rtype}/{accepted.id}",
+                                 "outcome": accepted.outcome}}
         if method == "POST" and len(path) == 1:
             resource, created = await interactions.create(services, user, path[0], entry.get("resource"))
             return _response(resource, "201 Created" if created else "200 OK")
@@ -116,6 +120,9 @@ async def _transaction(services: ApiServices, user: Principal, entries: list[dic
         rt = interactions.resource_type(path[0])
         resource = dict(validate(rt, entry.get("resource"), f"entry[{i}].resource: "))
         if method == "POST":
+            if rt.stage is not None:
+                raise FhirError(400, f"entry[{i}]: a {rt.name} create starts a journey stage and cannot be part of "
+                                     "a transaction; post it alone or in a batch")
             interactions.need(rt, rt.create, "create")
             resource["id"] = rt.new_id(resource, ctx) if rt.new_id else str(uuid.uuid4())
             full = entry.get("fullUrl")

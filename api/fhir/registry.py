@@ -35,6 +35,9 @@ CreateFn = Callable[[Session, FieldCipher, Resource, WriteContext], tuple[Resour
 UpdateFn = Callable[[Session, FieldCipher, str, Resource, WriteContext], Resource | None]
 #: new_id(resource, ctx) -> the id a create will store under (so transactions can rewrite urn:uuid refs)
 NewIdFn = Callable[[Resource, WriteContext], str]
+#: stage(resource) -> (journey stage kind, its payload): a create that starts a stage of the patient's journey
+#: (``api.fhir.orders``) instead of writing the store; the stage records the resource, so it answers 202.
+StageFn = Callable[[Resource], tuple[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class ResourceType:
     create: CreateFn | None = None
     update: UpdateFn | None = None
     new_id: NewIdFn | None = None
+    stage: StageFn | None = None
     #: Search parameter name → FHIR type (token, date, reference, string).
     params: dict[str, str] = field(default_factory=dict)
     #: Sort parameter → value of a resource to sort by.
@@ -66,7 +70,7 @@ class ResourceType:
     stores_labels: bool = False
 
     def interactions(self) -> list[str]:
-        names = [("read", self.read), ("search-type", self.search), ("create", self.create),
+        names = [("read", self.read), ("search-type", self.search), ("create", self.create or self.stage),
                  ("update", self.update)]
         if self.external:
             return ["read", "search-type"]

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.deps import Services
-from api.fhir import bundles, interactions
+from api.fhir import bundles, interactions, orders
 from api.fhir.capability import capability_statement
 from api.fhir.errors import FhirError, error_response, fhir_response
 from api.fhir.guard import principal_of
@@ -97,8 +97,11 @@ async def search_type(rtype: str, request: Request, services: Services) -> Respo
 async def create(rtype: str, request: Request, services: Services) -> Response:
     """``POST [base]/[type]``: 201 with Location and ETag (200 when an identical create was already stored)."""
     user = await principal_of(request, services)
-    interactions.resource_type(rtype)
+    rt = interactions.resource_type(rtype)
     body = await read_body(request)
+    if rt.stage is not None:  # the journey's stage records it: 202, readable at Content-Location later
+        accepted = await orders.submit(services, user, rt, body)
+        return fhir_response(accepted.outcome, 202, {"Content-Location": f"{base_url(request)}/{rtype}/{accepted.id}"})
     resource, created = await interactions.create(services, user, rtype, body)
     return _written(request, rtype, resource, 201 if created else 200)
 

@@ -1,9 +1,12 @@
 """Medication and imaging records as FHIR, read-only: MedicationRequest, MedicationAdministration
 (pharmacy journey), ServiceRequest, ImagingStudy, DiagnosticReport (imaging journey).
 
-Orders are placed and verified through the task API so the journeys see them; imaging records carry
-the assigned radiologist to the policy (a radiologist sees the work assigned to them)."""
+Orders are placed through the task API, or by a FHIR create of a ServiceRequest or MedicationRequest,
+which starts the same journey stage (``api.fhir.orders``, 202 until the stage has recorded the order);
+imaging records carry the assigned radiologist to the policy (a radiologist sees the work assigned to them)."""
 from __future__ import annotations
+
+from dataclasses import replace
 
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport as FhirReport
 from fhir.resources.R4B.imagingstudy import ImagingStudy as FhirStudy
@@ -14,6 +17,8 @@ from fhir.resources.R4B.servicerequest import ServiceRequest as FhirServiceReque
 from activities.storage import imaging_reports, pharmacy_text
 from activities.storage.models_imaging import DiagnosticReport, ImagingOrder, ImagingStudy
 from activities.storage.models_pharmacy import MedicationAdministration, MedicationOrder
+from api.fhir.registry import register
+from api.fhir.resources import order_writes
 from api.fhir.resources.common import coded, drop_none, iso, ref, user_ref
 from api.fhir.resources.tabled import read_only
 
@@ -23,6 +28,9 @@ REQUEST_STATUS = {"completed": "completed", "cancelled": "cancelled", "rejected"
                   "stopped": "stopped", "on-hold": "on-hold"}
 ADMIN_STATUS = {"given": "completed", "held": "on-hold", "refused": "not-done", "missed": "not-done"}
 JOURNEY_BY_API = "Write through the task API (its journey checks and verifies); served here read-only."
+STAGED = ("create starts the journey stage the task API's order route starts, validated the same way, for a "
+          "patient with a stay in progress: 202 Accepted with Content-Location (readable once the stage has "
+          "recorded it); idempotent on the first identifier; not inside transactions.")
 
 
 def _medication_request(session, cipher, o: MedicationOrder) -> dict:
@@ -92,15 +100,17 @@ def _report(session, cipher, r: DiagnosticReport) -> dict:
     })
 
 
-read_only(name="MedicationRequest", policy_type="MedicationRequest", model=FhirRequest, table=MedicationOrder,
-          to_fhir=_medication_request, date_of=lambda r: r.get("authoredOn"), date_col="created_at",
-          documentation=JOURNEY_BY_API)
+register(replace(read_only(
+    name="MedicationRequest", policy_type="MedicationRequest", model=FhirRequest, table=MedicationOrder,
+    to_fhir=_medication_request, date_of=lambda r: r.get("authoredOn"), date_col="created_at", documentation=""),
+    stage=order_writes.medication_stage, documentation="Medication orders (formulary drugs); " + STAGED))
 read_only(name="MedicationAdministration", policy_type="MedicationAdministration", model=FhirAdmin,
           table=MedicationAdministration, to_fhir=_administration, date_of=lambda r: r.get("effectiveDateTime"),
           encounter_col=None, date_col="recorded_at", documentation="The eMAR; " + JOURNEY_BY_API)
-read_only(name="ServiceRequest", policy_type="ServiceRequest", model=FhirServiceRequest, table=ImagingOrder,
-          to_fhir=_service_request, date_of=lambda r: r.get("authoredOn"), date_col="created_at",
-          documentation="Imaging orders; " + JOURNEY_BY_API)
+register(replace(read_only(
+    name="ServiceRequest", policy_type="ServiceRequest", model=FhirServiceRequest, table=ImagingOrder,
+    to_fhir=_service_request, date_of=lambda r: r.get("authoredOn"), date_col="created_at", documentation=""),
+    stage=order_writes.imaging_stage, documentation="Imaging orders (code: a DICOM modality); " + STAGED))
 read_only(name="ImagingStudy", policy_type="ImagingStudy", model=FhirStudy, table=ImagingStudy, to_fhir=_study,
           date_of=lambda r: r.get("started"), encounter_col=None, status_col=None, date_col="received_at",
           documentation="Studies attached to imaging orders (pixel data through the task API).")

@@ -1,5 +1,6 @@
-"""Bills and documents as FHIR, read-only: ChargeItem, Invoice, Claim (billing journey), Composition
-(discharge summaries) and DocumentReference (clinical notes, text encrypted per patient).
+"""Bills and documents as FHIR: ChargeItem, Invoice, Claim (billing journey), Composition (discharge
+summaries) and DocumentReference (clinical notes, text encrypted per patient). Invoices, claims and
+summaries are read-only; charges and notes may also be created (``charge_writes``, ``note_writes``).
 
 Invoices, claims and discharge summaries are stored as the FHIR resources the journeys generated;
 a note is served with its sensitivity labels in ``meta.security`` and decided as a ``Note``, so a
@@ -7,6 +8,7 @@ billing clerk is refused every note and a labelled one goes only where the polic
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 from fhir.resources.R4B.chargeitem import ChargeItem as FhirCharge
 from fhir.resources.R4B.claim import Claim as FhirClaim
@@ -17,6 +19,8 @@ from fhir.resources.R4B.invoice import Invoice as FhirInvoice
 from activities.storage import security_repo
 from activities.storage.models_billing import ChargeItem, Claim, DischargeSummary, Invoice
 from activities.storage.models_security import ClinicalNote
+from api.fhir.registry import register
+from api.fhir.resources import charge_writes, note_writes
 from api.fhir.resources.common import coded, iso, ref, user_ref
 from api.fhir.resources.tabled import read_only
 
@@ -72,9 +76,13 @@ def _document(session, cipher, n: ClinicalNote) -> dict:
     }
 
 
-read_only(name="ChargeItem", policy_type="ChargeItem", model=FhirCharge, table=ChargeItem, to_fhir=_charge,
-          date_of=lambda r: r.get("occurrenceDateTime"), status_col=None, date_col="occurred_at",
-          documentation="Charges posted by the journeys' stages; " + BILLING)
+register(replace(read_only(
+    name="ChargeItem", policy_type="ChargeItem", model=FhirCharge, table=ChargeItem, to_fhir=_charge,
+    date_of=lambda r: r.get("occurrenceDateTime"), status_col=None, date_col="occurred_at", documentation=""),
+    create=charge_writes.create, new_id=charge_writes.new_id,
+    documentation="Charges posted by the journeys' stages; create records a billable event (code from "
+                  "urn:hms:tariff, context: the stay) priced from the tariff, idempotent on its first identifier "
+                  "(required), as the billing journey records charges."))
 read_only(name="Invoice", policy_type="Invoice", model=FhirInvoice, table=Invoice, to_fhir=_invoice,
           date_of=lambda r: r.get("date"), date_col="created_at", documentation=BILLING)
 read_only(name="Claim", policy_type="Claim", model=FhirClaim, table=Claim, to_fhir=_claim,
@@ -84,7 +92,10 @@ read_only(name="Composition", policy_type="Journey", model=FhirComposition, tabl
           to_fhir=_composition, date_of=lambda r: r.get("date"), status_col=None, date_col="created_at",
           documentation="Discharge summaries (LOINC 18842-5) written by the discharge journey; decided as the "
                         "patient's journey record, so the care team reads them.")
-read_only(name="DocumentReference", policy_type="Note", model=FhirDocument, table=ClinicalNote, to_fhir=_document,
-          date_of=lambda r: r.get("date"), encounter_col=None, status_col=None, date_col="created_at",
-          documentation="Clinical notes (text in content.attachment.data), with sensitivity labels in meta.security; "
-                        "written through POST /api/v1/patients/{id}/notes.")
+register(replace(read_only(
+    name="DocumentReference", policy_type="Note", model=FhirDocument, table=ClinicalNote, to_fhir=_document,
+    date_of=lambda r: r.get("date"), encounter_col=None, status_col=None, date_col="created_at", documentation=""),
+    create=note_writes.create, new_id=note_writes.new_id, stores_labels=True,
+    documentation="Clinical notes (text in content.attachment.data, text/plain), with sensitivity labels "
+                  "(PSY, HIV, ETH, SDV, SEX) in meta.security; create stores the note as "
+                  "POST /api/v1/patients/{id}/notes does (idempotent on the first identifier)."))

@@ -60,7 +60,7 @@ async def test_read_only_records(fhir, fhir_services, auth, admitted):
     assert other.status_code == 403
     charge = await fhir.get(f"/fhir/r4/ChargeItem?encounter={stay.encounter_id}", headers=billing)
     assert [valid(e["resource"])["id"] for e in charge.json()["entry"]] == [ids["charge"]]
-    for write in ("MedicationRequest", "ServiceRequest", "DocumentReference", "Invoice"):
+    for write in ("MedicationAdministration", "ImagingStudy", "DiagnosticReport", "Invoice", "Claim"):
         r = await fhir.post(f"/fhir/r4/{write}", json={"resourceType": write},
                             headers={**doctor, "Content-Type": FHIR})
         assert r.status_code == 405
