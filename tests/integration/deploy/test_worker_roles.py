@@ -88,10 +88,14 @@ async def test_inference_worker_scores_the_prescreen_on_its_own_queue(
 
 
 async def test_without_an_inference_worker_the_prescreen_waits_on_its_queue(
-        time_skipping_env: WorkflowEnvironment, db_engine: sa.Engine, ledger: EmbeddedLedger,
+        temporal_env: WorkflowEnvironment, db_engine: sa.Engine, ledger: EmbeddedLedger,
         model_registry: ModelRegistry, task_queue: str) -> None:
-    """The journeys worker registers the pre-screen too, yet never takes it from the inference queue."""
-    env = time_skipping_env
+    """The journeys worker registers the pre-screen too, yet never takes it from the inference queue.
+
+    On the dev server: left on the shared time-skipping server, the never-started pre-screen of the
+    cancelled stage stopped time skipping for the timer tests that ran after it.
+    """
+    env = temporal_env
     async with journey_worker(env, db_engine, ledger, task_queue, model_registry):
         inp = journey_input()
         journey = await env.client.start_workflow(PatientJourney.run, inp, id=inp.journey_id, task_queue=task_queue)
