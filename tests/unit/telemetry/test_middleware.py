@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
-from api.telemetry import TelemetryMiddleware
+from api.telemetry import TelemetryMiddleware, fastapi_options
 
 PATIENT = "pat-7f3e2c"
 
@@ -20,7 +20,9 @@ def traced() -> tuple[httpx.AsyncClient, InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    app = FastAPI()
+    # As create_app does: FastAPI's own spans (through the global provider another test may have set)
+    # would otherwise sit between the middleware's span and the route's.
+    app = FastAPI(**fastapi_options())
 
     @app.get("/api/v1/patients/{patient_id}")
     async def patient(patient_id: str) -> dict:
