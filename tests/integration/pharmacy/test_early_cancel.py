@@ -42,10 +42,11 @@ def _status(engine: sa.Engine, order_id: str) -> str | None:
         return c.execute(sa.text("SELECT status FROM hms.medication_orders WHERE id = :o"), {"o": order_id}).scalar()
 
 
-async def test_cancel_while_the_order_is_being_checked_closes_it(time_skipping_env: WorkflowEnvironment,
+async def test_cancel_while_the_order_is_being_checked_closes_it(temporal_env: WorkflowEnvironment,
                                                                  db_engine: sa.Engine, ledger: EmbeddedLedger,
                                                                  task_queue: str) -> None:
-    env = time_skipping_env
+    # On the dev server: a held activity left on the shared time-skipping server stops its time skipping.
+    env = temporal_env
     async with journey_worker(env, db_engine, ledger, task_queue):
         _, state = await admit(env, task_queue)
     order_id, queue = str(uuid.uuid4()), f"{task_queue}-early-cancel"
