@@ -31,7 +31,7 @@ PROBE = textwrap.dedent("""
         client = await Client.connect(target)
         LEDGER_EVENTS.labels("append").inc(0)
         async with Worker(client, task_queue=queue, workflows=WORKFLOWS):
-            for _ in range(100):
+            for _ in range(600):  # up to a minute for the pollers to report on a loaded machine
                 text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
                 if "temporal_num_pollers" in text:
                     break
