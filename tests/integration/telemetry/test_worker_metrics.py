@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 # A worker process as ``hms worker`` starts it: metrics first (they set the SDK runtime), then the client.
 PROBE = textwrap.dedent("""
-    import asyncio, sys, urllib.request
+    import asyncio, os, sys, urllib.request
     from temporalio.client import Client
     from temporalio.worker import Worker
     from deploy.settings import Settings
@@ -36,9 +36,12 @@ PROBE = textwrap.dedent("""
                 if "temporal_num_pollers" in text:
                     break
                 await asyncio.sleep(0.1)
-        print(text)
+        print(text, flush=True)
 
     asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]))
+    # Skip interpreter finalization: the SDK runtime's threads can abort it (PyGILState_Release),
+    # which has nothing to do with what this probe checks.
+    os._exit(0)
 """)
 
 
