@@ -105,12 +105,12 @@ def _print_logs(config: pytest.Config, stack: RunningStack, up_output: str = "")
             write(line)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[RunningStack]:
-    """The whole stack (PostgreSQL, Temporal, migrations, seed, worker, API …) for this session."""
-    home = tmp_path_factory.mktemp("hms-e2e") / "home"
+@contextmanager
+def started_stack(home: Path, request: pytest.FixtureRequest, failed: pytest.StashKey[bool],
+                  extra_env: dict[str, str] | None = None) -> Iterator[RunningStack]:
+    """``hms up --detach`` in ``home`` on free ports, ``hms down`` afterwards; service logs when ``failed``."""
     env = {k: v for k, v in os.environ.items() if k not in NOT_PASSED}
-    env["HMS_HOME"] = str(home)
+    env.update(HMS_HOME=str(home), **(extra_env or {}))
     env.update(zip(PORT_VARS, map(str, _free_ports(len(PORT_VARS))), strict=True))
     with _environ(env):
         settings = Settings()
@@ -121,12 +121,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
             _print_logs(request.config, running, up.stdout + up.stderr)
             pytest.fail(f"`hms up --detach` exited with {up.returncode}: the stack did not become healthy")
         yield running
-        if request.session.stash.get(FAILED, False):
+        if request.session.stash.get(failed, False):
             _print_logs(request.config, running)
     finally:
         down = running.hms("down", timeout=300)
         if down.returncode != 0:
             print(down.stdout + down.stderr, file=sys.__stderr__)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[RunningStack]:
+    """The whole stack (PostgreSQL, Temporal, migrations, seed, worker, API …) for this session."""
+    with started_stack(tmp_path_factory.mktemp("hms-e2e") / "home", request, FAILED) as running:
+        yield running
 
 
 @pytest.fixture

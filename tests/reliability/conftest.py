@@ -21,16 +21,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from deploy.settings import Settings
-from tests.e2e.conftest import (
-    NOT_PASSED,
-    PORT_VARS,
-    UP_TIMEOUT,
-    RunningStack,
-    _environ,
-    _free_ports,
-    _print_logs,
-)
+from tests.e2e.conftest import RunningStack, started_stack
 
 #: Everything but the worker (and the console and MLLP listener, which no fault here involves).
 SERVICES = "postgres,migrate,temporal,seed,api"
@@ -103,25 +94,9 @@ class Workers:
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[RunningStack]:
     """The stack without its worker, for this folder's tests (see the module docstring)."""
-    home = tmp_path_factory.mktemp("hms-reliability") / "home"
-    env = {k: v for k, v in os.environ.items() if k not in NOT_PASSED}
-    env.update(HMS_HOME=str(home), HMS_SERVICES=SERVICES)
-    env.update(zip(PORT_VARS, map(str, _free_ports(len(PORT_VARS))), strict=True))
-    with _environ(env):
-        settings = Settings()
-    running = RunningStack(settings, env, settings.api_base_url, settings.ca_cert)
-    up = running.hms("up", "--detach", timeout=UP_TIMEOUT)
-    try:
-        if up.returncode != 0:
-            _print_logs(request.config, running, up.stdout + up.stderr)
-            pytest.fail(f"`hms up --detach` exited with {up.returncode}: the stack did not become healthy")
+    with started_stack(tmp_path_factory.mktemp("hms-reliability") / "home", request, FAILED,
+                       {"HMS_SERVICES": SERVICES}) as running:
         yield running
-        if request.session.stash.get(FAILED, False):
-            _print_logs(request.config, running)
-    finally:
-        down = running.hms("down", timeout=300)
-        if down.returncode != 0:
-            print(down.stdout + down.stderr, file=sys.__stderr__)
 
 
 @pytest.fixture(scope="package")
