@@ -62,9 +62,9 @@ async def scheduled_queues(handle: WorkflowHandle) -> dict[str, str]:
 
 
 async def test_inference_worker_scores_the_prescreen_on_its_own_queue(
-        time_skipping_env: WorkflowEnvironment, db_engine: sa.Engine, ledger: EmbeddedLedger,
+        temporal_env: WorkflowEnvironment, db_engine: sa.Engine, ledger: EmbeddedLedger,
         model_registry: ModelRegistry, task_queue: str) -> None:
-    env = time_skipping_env
+    env = temporal_env  # no timers here; see the next test for why not the shared time-skipping server
     settings = Settings(task_queue=task_queue, inference_task_queue=f"{task_queue}-inference")
     journeys = resolve("journeys", settings)
     assert journeys.task_queue == task_queue
