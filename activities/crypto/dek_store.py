@@ -39,6 +39,13 @@ def stored_key(session: Session, patient_id: str) -> StoredKey | None:
     return None if row is None else StoredKey(patient_id, row.kek_id, row.wrapped_dek, row.shredded_at)
 
 
+def stored_keys(session: Session, patient_ids: list[str]) -> dict[str, StoredKey]:
+    """``stored_key`` for many patients in one query (a patient with no key is absent)."""
+    rows = session.execute(sa.select(PatientKey.patient_id, PatientKey.kek_id, PatientKey.wrapped_dek,
+                                     PatientKey.shredded_at).where(PatientKey.patient_id.in_(patient_ids)))
+    return {r.patient_id: StoredKey(r.patient_id, r.kek_id, r.wrapped_dek, r.shredded_at) for r in rows}
+
+
 def create_key(session: Session, kms: Kms, patient_id: str) -> StoredKey:
     """Store a fresh wrapped data key unless the patient has one (or had one, shredded); return the stored one."""
     kek_id, wrapped = kms.wrap(os.urandom(DEK_BYTES), wrap_context(patient_id))

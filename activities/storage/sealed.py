@@ -15,12 +15,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from activities.crypto import dek_store
 from activities.crypto.fields import DataErased, DataKey, FieldCipher, NoDataKey
-from activities.storage.models_keys import PatientKey
 
 
 def seal(cipher: FieldCipher, key: DataKey, table: str, column: str, row_id: str, value: str | None) -> bytes | None:
@@ -48,17 +46,14 @@ def keys_for(session: Session, cipher: FieldCipher, patient_ids: Iterable[str]) 
     wanted = sorted(set(patient_ids))
     if not wanted:
         return {}
-    rows = {r.patient_id: r for r in session.execute(
-        sa.select(PatientKey.patient_id, PatientKey.kek_id, PatientKey.wrapped_dek, PatientKey.shredded_at)
-        .where(PatientKey.patient_id.in_(wanted)))}
+    stored = dek_store.stored_keys(session, wanted)
     out: dict[str, DataKey | Exception] = {}
     for pid in wanted:
-        row = rows.get(pid)
-        if row is None:
+        if pid not in stored:
             out[pid] = NoDataKey(f"patient {pid} has no data key")
             continue
         try:
-            out[pid] = cipher.key_from(dek_store.StoredKey(pid, row.kek_id, row.wrapped_dek, row.shredded_at))
+            out[pid] = cipher.key_from(stored[pid])
         except DataErased as exc:
             out[pid] = exc
     return out

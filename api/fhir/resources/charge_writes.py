@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from functools import cache
 
 from sqlalchemy.orm import Session
 
-from activities.billing_tariff import Tariff, UnknownTariffCode, load_tariff
+from activities.billing_tariff import UnknownTariffCode, load_tariff
 from activities.crypto.fields import FieldCipher
 from activities.storage import billing_repo
 from activities.storage.observations_repo import parse_instant
@@ -24,11 +23,6 @@ from api.fhir.resources.common import known_patient, ref_of
 
 TARIFF_SYSTEM = "urn:hms:tariff"
 SOURCE = "fhir"
-
-
-@cache
-def tariff() -> Tariff:
-    return load_tariff()
 
 
 def idempotency_key(body: Resource) -> str:
@@ -74,7 +68,7 @@ def create(session: Session, cipher: FieldCipher, body: Resource, ctx: WriteCont
                  if c.get("system") == TARIFF_SYSTEM and c.get("code")), None)
     quantity = _quantity(body)
     try:
-        amount = tariff().price(str(code), quantity)
+        amount = load_tariff().price(str(code), quantity)
     except UnknownTariffCode:
         raise FhirError(422, f"ChargeItem.code needs a {TARIFF_SYSTEM} code the tariff prices",
                         expression=["ChargeItem.code"]) from None
@@ -82,7 +76,7 @@ def create(session: Session, cipher: FieldCipher, body: Resource, ctx: WriteCont
     if override is not None:
         try:
             same = Decimal(str(override.get("value"))) == amount and override.get("currency") in (
-                None, tariff().item(str(code)).currency)
+                None, load_tariff().item(str(code)).currency)
         except InvalidOperation:
             same = False
         if not same:
@@ -96,7 +90,7 @@ def create(session: Session, cipher: FieldCipher, body: Resource, ctx: WriteCont
     key = idempotency_key(body)
     try:
         charge, created = billing_repo.record_charge(
-            session, tariff(), key=key, encounter_id=enc.id, patient_id=patient_id, journey_id=enc.journey_id,
+            session, load_tariff(), key=key, encounter_id=enc.id, patient_id=patient_id, journey_id=enc.journey_id,
             code=str(code), quantity=quantity, source=SOURCE, source_id=key.split("|", 2)[2][:120],
             occurred_at=_occurred(body))
     except billing_repo.BillingConflict as exc:
