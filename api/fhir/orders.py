@@ -16,11 +16,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from activities.storage.models import ACTIVE_ENCOUNTER_STATES, Encounter
+from activities.storage import repository as repo
 from api.auth import Principal
 from api.fhir import guard
 from api.fhir import registry as reg
@@ -55,10 +54,8 @@ def order_id(services: ApiServices, rtype: str, body: Resource) -> str:
 def _current_journey(services: ApiServices, patient_id: str) -> tuple[str, str] | None:
     """(encounter id, journey id) of the patient's stay in progress, if any."""
     with services.sessions() as s:
-        row = s.execute(sa.select(Encounter.id, Encounter.journey_id).where(
-            Encounter.patient_id == patient_id, Encounter.status.in_(ACTIVE_ENCOUNTER_STATES))
-            .order_by(Encounter.id).limit(1)).first()
-    return (row.id, row.journey_id) if row else None
+        enc = repo.active_encounter(s, patient_id)
+    return (enc.id, enc.journey_id) if enc else None
 
 
 async def submit(services: ApiServices, user: Principal, rt: ResourceType, body: Any) -> Accepted:
