@@ -14,11 +14,11 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal
-from api.fhir import guard, interactions, orders
+from api.fhir import guard, interactions, journey_writes, orders
 from api.fhir import registry as reg
 from api.fhir.errors import FhirError
 from api.fhir.journey_notify import notify_results
-from api.fhir.registry import Resource, WriteContext
+from api.fhir.registry import Accepted, Resource, WriteContext, Written
 from api.fhir.versions import etag, finish, validate
 from api.services import ApiServices
 
@@ -76,6 +76,13 @@ async def _batch_entry(services: ApiServices, user: Principal, entry: dict[str, 
             accepted = await orders.submit(services, user, interactions.resource_type(path[0]), entry.get("resource"))
             return {"response": {"status": "202 Accepted", "location": f"{accepted.rtype}/{accepted.id}",
                                  "outcome": accepted.outcome}}
+        rt = interactions.resource_type(path[0]) if method in ("POST", "PUT") and path else None
+        if rt is not None and method == "POST" and len(path) == 1 and journey_writes.handles_create(rt):
+            return _journey_response(await journey_writes.create(services, user, rt, entry.get("resource")), "201 Created")
+        if rt is not None and method == "PUT" and len(path) == 2 and journey_writes.handles_update(rt):
+            return _journey_response(await journey_writes.update(
+                services, user, rt, path[1], entry.get("resource"), (entry.get("request") or {}).get("ifMatch")),
+                "200 OK")
         if method == "POST" and len(path) == 1:
             resource, created = await interactions.create(services, user, path[0], entry.get("resource"))
             return _response(resource, "201 Created" if created else "200 OK")
@@ -88,6 +95,14 @@ async def _batch_entry(services: ApiServices, user: Principal, entry: dict[str, 
         raise FhirError(400, f"entry[{i}].request: {method} {'/'.join(path)} is not supported in a batch")
     except FhirError as exc:
         return {"response": {"status": str(exc.status), "outcome": exc.outcome()}}
+
+
+def _journey_response(written: Written, created_status: str) -> dict[str, Any]:
+    if isinstance(written, Accepted):
+        return {"response": {"status": "202 Accepted", "location": f"{written.rtype}/{written.id}",
+                             "outcome": written.outcome}}
+    resource, created = written
+    return _response(resource, created_status if created else "200 OK")
 
 
 def _response(resource: Resource, status: str, body: bool = False) -> dict[str, Any]:
@@ -120,15 +135,18 @@ async def _transaction(services: ApiServices, user: Principal, entries: list[dic
         rt = interactions.resource_type(path[0])
         resource = dict(validate(rt, entry.get("resource"), f"entry[{i}].resource: "))
         if method == "POST":
-            if rt.stage is not None:
-                raise FhirError(400, f"entry[{i}]: a {rt.name} create starts a journey stage and cannot be part of "
-                                     "a transaction; post it alone or in a batch")
+            if rt.stage is not None or journey_writes.handles_create(rt):
+                raise FhirError(400, f"entry[{i}]: a {rt.name} create is carried out by the patient's journey and "
+                                     "cannot be part of a transaction; post it alone or in a batch")
             interactions.need(rt, rt.create, "create")
             resource["id"] = rt.new_id(resource, ctx) if rt.new_id else str(uuid.uuid4())
             full = entry.get("fullUrl")
             if isinstance(full, str) and full:
                 ids[full] = f"{rt.name}/{resource['id']}"
         else:
+            if journey_writes.handles_update(rt):
+                raise FhirError(400, f"entry[{i}]: a {rt.name} update is carried out by the patient's journey and "
+                                     "cannot be part of a transaction; put it alone or in a batch")
             interactions.need(rt, rt.update, "update")
             if resource.get("id") != path[1]:
                 raise FhirError(400, f"entry[{i}]: the resource id must equal the id in request.url")

@@ -7,7 +7,7 @@ CapabilityStatement is generated from this registry, so it cannot claim more tha
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,28 @@ StageFn = Callable[[Resource], tuple[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
+class Accepted:
+    """A write handed to a journey that records it later: where the resource will be, what to tell the client
+    (``202 Accepted`` with ``Content-Location`` and this OperationOutcome)."""
+
+    rtype: str
+    id: str
+    outcome: dict[str, Any]
+
+
+#: What a journey write answers: accepted for later, or (the stored resource, created?) once recorded.
+Written = Accepted | tuple[Resource, bool]
+#: journey_create(services, user, rt, body with its id assigned) -> Written. A create the patient's journey
+#: carries out (an admission, a dose given, a report issued…): the framework has validated the body and
+#: decided ``create`` (recorded in the ledger); the function checks the journey's own rules and hands it over.
+JourneyCreateFn = Callable[[Any, Any, "ResourceType", Resource], Awaitable[Written]]
+#: journey_update(services, user, rt, id, body, current) -> Written. An update the journey carries out (an
+#: order cancelled, a payment recorded…): the framework has validated the body, checked ``If-Match`` against
+#: ``current`` (the resource as the caller may read it) and decided ``update``.
+JourneyUpdateFn = Callable[[Any, Any, "ResourceType", str, Resource, Resource], Awaitable[Written]]
+
+
+@dataclass(frozen=True)
 class ResourceType:
     name: str
     #: The policy's resource type (``policies/hms/authz/data.json``) this FHIR type is decided as.
@@ -53,6 +75,8 @@ class ResourceType:
     update: UpdateFn | None = None
     new_id: NewIdFn | None = None
     stage: StageFn | None = None
+    journey_create: JourneyCreateFn | None = None
+    journey_update: JourneyUpdateFn | None = None
     #: Search parameter name → FHIR type (token, date, reference, string).
     params: dict[str, str] = field(default_factory=dict)
     #: Sort parameter → value of a resource to sort by.
@@ -70,8 +94,9 @@ class ResourceType:
     stores_labels: bool = False
 
     def interactions(self) -> list[str]:
-        names = [("read", self.read), ("search-type", self.search), ("create", self.create or self.stage),
-                 ("update", self.update)]
+        names = [("read", self.read), ("search-type", self.search),
+                 ("create", self.create or self.stage or self.journey_create),
+                 ("update", self.update or self.journey_update)]
         if self.external:
             return ["read", "search-type"]
         return [n for n, fn in names if fn is not None]

@@ -14,11 +14,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.deps import Services
-from api.fhir import bundles, interactions, orders
+from api.fhir import bundles, interactions, journey_writes, orders
 from api.fhir.capability import capability_statement
 from api.fhir.errors import FhirError, error_response, fhir_response
 from api.fhir.guard import principal_of
 from api.fhir.negotiation import check_accept, read_body
+from api.fhir.registry import Accepted, Written
 from api.fhir.versions import etag
 
 BASE = "/fhir/r4"
@@ -45,6 +46,14 @@ def fhir_route(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awa
             return error_response(FhirError(400, "the body is nested too deeply"))
 
     return wrapped
+
+
+def _journey_written(request: Request, rtype: str, written: Written, created_status: int) -> Response:
+    """A journey write's answer: 202 with Content-Location, or the stored resource."""
+    if isinstance(written, Accepted):
+        return fhir_response(written.outcome, 202, {"Content-Location": f"{base_url(request)}/{rtype}/{written.id}"})
+    resource, created = written
+    return _written(request, rtype, resource, created_status if created else 200)
 
 
 def _written(request: Request, rtype: str, resource: dict[str, Any], status: int) -> Response:
@@ -102,6 +111,8 @@ async def create(rtype: str, request: Request, services: Services) -> Response:
     if rt.stage is not None:  # the journey's stage records it: 202, readable at Content-Location later
         accepted = await orders.submit(services, user, rt, body)
         return fhir_response(accepted.outcome, 202, {"Content-Location": f"{base_url(request)}/{rtype}/{accepted.id}"})
+    if journey_writes.handles_create(rt):
+        return _journey_written(request, rtype, await journey_writes.create(services, user, rt, body), 201)
     resource, created = await interactions.create(services, user, rtype, body)
     return _written(request, rtype, resource, 201 if created else 200)
 
@@ -119,8 +130,11 @@ async def read(rtype: str, rid: str, request: Request, services: Services) -> Re
 async def update(rtype: str, rid: str, request: Request, services: Services) -> Response:
     """``PUT [base]/[type]/[id]``; ``If-Match`` with a stale version is a 412."""
     user = await principal_of(request, services)
-    interactions.resource_type(rtype)
+    rt = interactions.resource_type(rtype)
     body = await read_body(request)
+    if journey_writes.handles_update(rt):
+        written = await journey_writes.update(services, user, rt, rid, body, request.headers.get("if-match"))
+        return _journey_written(request, rtype, written, 200)
     resource = await interactions.update(services, user, rtype, rid, body, request.headers.get("if-match"))
     return _written(request, rtype, resource, 200)
 
