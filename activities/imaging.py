@@ -6,7 +6,6 @@ score never blocks the radiologist's report, it only leaves the study unprioriti
 """
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,10 +18,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import worker_event
-from activities.crypto.fields import FieldCipher
-from activities.storage import imaging_reports
+from activities.crypto.fields import DataErased, FieldCipher, FieldIntegrityError, ephemeral_cipher
+from activities.storage import imaging_blobs, imaging_reports
 from activities.storage.models import Task, User
-from activities.storage.models_imaging import DiagnosticReport, ImagingBlob, ImagingOrder, ImagingStudy
+from activities.storage.models_imaging import DiagnosticReport, ImagingOrder, ImagingStudy
 from ledger.base import Ledger
 from workflows.imaging_contracts import (
     REPORT_TASK,
@@ -68,18 +67,6 @@ def describe_dicom(data: bytes) -> str | None:
     return modality[:8] or None
 
 
-def stage_blob(session: Session, data: bytes) -> str:
-    """Store DICOM bytes by content hash (a retried upload lands on the same row); returns the SHA-256."""
-    digest = hashlib.sha256(data).hexdigest()
-    session.execute(insert(ImagingBlob).values(sha256=digest, size_bytes=len(data), data=data)
-                    .on_conflict_do_nothing())
-    return digest
-
-
-def blob_exists(session: Session, sha256: str) -> bool:
-    return session.scalar(sa.select(sa.literal(True)).where(ImagingBlob.sha256 == sha256)) is not None
-
-
 def _open_reads(session: Session, user_id: str) -> int:
     return int(session.scalar(sa.select(sa.func.count()).select_from(Task).where(
         Task.type == REPORT_TASK, Task.status == "open", Task.details["assigned_to"].astext == user_id)) or 0)
@@ -105,7 +92,7 @@ class ImagingActivities:
         self._sessions = session_factory
         self._ledger = ledger
         self._models = models
-        self._cipher = cipher
+        self._cipher = cipher or ephemeral_cipher()  # None: the process's ephemeral keys (tests only)
 
     @activity.defn(name="imaging_create_order")
     def create_order(self, inp: OrderInput) -> OrderResult:
@@ -132,10 +119,9 @@ class ImagingActivities:
     @activity.defn(name="imaging_register_study")
     def register_study(self, inp: StudyInput) -> StudyAttached:
         with self._sessions() as s, s.begin():
-            if inp.sha256 and not blob_exists(s, inp.sha256):
-                raise ApplicationError("the staged study was not found", type="InvalidStudy", non_retryable=True)
+            blob = self._staged_blob(s, inp) if inp.sha256 else None
             s.execute(insert(ImagingStudy).values(
-                id=inp.study_id, order_id=inp.order_id, patient_id=inp.patient_id, sha256=inp.sha256,
+                id=inp.study_id, order_id=inp.order_id, patient_id=inp.patient_id, sha256=blob,
                 reference=inp.reference, size_bytes=inp.size_bytes, modality=inp.modality, ai_status="pending",
             ).on_conflict_do_nothing(index_elements=["id"]))
         self._ledger.append(worker_event(inp.audit, subtype="imaging.study.register", action="C",
@@ -152,7 +138,7 @@ class ImagingActivities:
                 raise ApplicationError(f"study {inp.study_id} not found", type="InvalidStudy", non_retryable=True)
             if study.ai_status in ("scored", "not-an-image"):
                 return _result(study)
-            data = s.get(ImagingBlob, study.sha256).data if study.sha256 else None
+            data = self._study_bytes(s, study)
         values: dict[str, Any] = {"ai_status": "unavailable"}
         if data is not None:
             values = self._score(data)
@@ -167,6 +153,29 @@ class ImagingActivities:
                                          resource_type="ImagingStudy", resource_id=inp.study_id,
                                          patient_id=inp.patient_id))
         return result
+
+    def _staged_blob(self, session: Session, inp: StudyInput) -> str:
+        """The patient's own stored blob the attachment names (its id; the file's SHA-256, as histories
+        recorded before blobs were sealed carry, resolves too); another patient's file is not found."""
+        try:
+            found = imaging_blobs.find(session, self._cipher, inp.patient_id, inp.sha256 or "")
+        except DataErased:
+            found = None
+        if found is None:
+            raise ApplicationError("the staged study was not found", type="InvalidStudy", non_retryable=True)
+        return found
+
+    def _study_bytes(self, session: Session, study: ImagingStudy) -> bytes | None:
+        """The study's DICOM bytes in the clear; None when there are none to read (a reference, an erased
+        record). A blob that fails authentication fails the pre-screen: the read goes on unprioritised."""
+        if not study.sha256:
+            return None
+        try:
+            return imaging_blobs.read(session, self._cipher, study.sha256)
+        except (DataErased, imaging_blobs.BlobNotFound):
+            return None
+        except FieldIntegrityError as exc:
+            raise ApplicationError(str(exc), type="StudyIntegrity", non_retryable=True) from None
 
     def _score(self, data: bytes) -> dict[str, Any]:
         from ml.imaging.preprocess import InvalidImage
@@ -277,7 +286,7 @@ def study_view(session: Session, study_id: str) -> dict[str, Any] | None:
         "journey_id": order.journey_id, "modality": study.modality or order.modality,
         "body_site": order.body_site, "priority": order.priority, "reason_code": order.reason_code,
         "order_status": order.status, "assigned_to": order.assigned_to, "sla_breaches": order.sla_breaches,
-        "sha256": study.sha256, "reference": study.reference, "size_bytes": study.size_bytes,
+        "blob_id": study.sha256, "reference": study.reference, "size_bytes": study.size_bytes,
         "received_at": study.received_at,
         "ai": {"status": study.ai_status, "anomaly_score": study.ai_score, "flagged": study.ai_flagged,
                "threshold": study.ai_threshold, "model_version": study.ai_model_version,

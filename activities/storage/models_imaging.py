@@ -1,10 +1,10 @@
 """Imaging tables (schema ``hms``): orders (ServiceRequest), studies (ImagingStudy), DICOM blobs and
 reports (DiagnosticReport).
 
-DICOM bytes live in ``imaging_blobs`` as ``bytea``, keyed by their SHA-256: the store is
-transactional and backed up with the rest of the record, an upload retried after a timeout
-lands on the same row, and the bytes never travel through workflow history (only the hash
-does). Encryption at rest of ``data`` (per-patient AES-GCM keys) comes with the PHI layer.
+DICOM bytes live in ``imaging_blobs`` as ``bytea``, sealed under the patient's data key and
+keyed by a per-patient keyed digest of the file (``activities.storage.imaging_blobs``): the store
+is transactional and backed up with the rest of the record, an upload retried after a timeout
+lands on the same row, and the bytes never travel through workflow history (only the id does).
 """
 from __future__ import annotations
 
@@ -43,10 +43,12 @@ class ImagingOrder(Base):
 
 
 class ImagingBlob(Base):
-    """Content-addressed DICOM bytes."""
+    """A patient's DICOM file, sealed (``data``); ``id`` is HMAC(patient's key, file SHA-256), one row per
+    patient and file. Read and write it only through ``activities.storage.imaging_blobs``."""
 
     __tablename__ = "imaging_blobs"
-    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
     data: Mapped[bytes] = mapped_column(sa.LargeBinary)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
@@ -59,7 +61,8 @@ class ImagingStudy(Base):
     id: Mapped[str] = mapped_column(sa.String(90), primary_key=True)
     order_id: Mapped[str] = mapped_column(sa.ForeignKey("imaging_orders.id"), unique=True)
     patient_id: Mapped[str] = mapped_column(sa.String(36), index=True)
-    sha256: Mapped[str | None] = mapped_column(sa.ForeignKey("imaging_blobs.sha256"))
+    #: The stored blob's id (``imaging_blobs.id``, a keyed digest since 0901; the name predates it).
+    sha256: Mapped[str | None] = mapped_column(sa.ForeignKey("imaging_blobs.id"))
     reference: Mapped[str | None] = mapped_column(sa.String(500))
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     modality: Mapped[str | None] = mapped_column(sa.String(8))

@@ -1,7 +1,9 @@
 """Imaging: physicians order, studies arrive, radiologists read from an AI-prioritised worklist.
 
-Uploaded DICOM bytes are stored in the database (``hms.imaging_blobs``, bytea, by SHA-256)
-before the order's workflow is told about them, so only the hash travels through history.
+Uploaded DICOM bytes are stored in the database, sealed under the patient's data key
+(``activities.storage.imaging_blobs``), before the order's workflow is told about them, so only
+the blob's keyed id travels through history. The upload answers the file's SHA-256 (for the
+uploader to check) and the blob id; neither the hash nor the bytes are stored in the clear.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from activities import imaging as store
+from activities.storage import imaging_blobs
 from api.access import authorize
 from api.deps import CurrentUser, Services
 from api.routes.resources import patient_resource
@@ -74,12 +77,12 @@ async def attach_study(order_id: str, request: Request, user: CurrentUser, servi
     await authorize(services, user, action="update", resource=resource, subtype="imaging.study.attach")
     if order["status"] != "active":
         raise HTTPException(409, f"order {order_id} is {order['status']}")
-    attachment = await _read_study(request, user.user_id, services)
+    attachment, file_sha256 = await _read_study(request, user.user_id, services, order["patient_id"])
     handle = services.client().get_workflow_handle_for(ImagingWorkflow.run, order["workflow_id"])
     done: StudyAttached = await run_update(handle, ImagingWorkflow.attach_study, attachment, errors=ATTACH_ERRORS,
                                            ended=f"order {order_id} belongs to a process that has ended")
-    return {"order_id": order_id, "study_id": done.study_id, "status": done.status, "sha256": attachment.sha256,
-            "size_bytes": attachment.size_bytes, "reference": attachment.reference}
+    return {"order_id": order_id, "study_id": done.study_id, "status": done.status, "sha256": file_sha256,
+            "blob_id": attachment.sha256, "size_bytes": attachment.size_bytes, "reference": attachment.reference}
 
 
 @router.get("/imaging/worklist")
@@ -104,7 +107,9 @@ async def get_study(study_id: str, user: CurrentUser, services: Services) -> dic
     return view
 
 
-async def _read_study(request: Request, actor: str, services: ApiServices) -> StudyAttachment:
+async def _read_study(request: Request, actor: str, services: ApiServices,
+                      patient_id: str) -> tuple[StudyAttachment, str | None]:
+    """The update's attachment and the file's SHA-256 (of the bytes sent, or as a reference named it)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > store.MAX_STUDY_BYTES + 65536:
@@ -114,7 +119,7 @@ async def _read_study(request: Request, actor: str, services: ApiServices) -> St
             ref = StudyReferenceIn.model_validate_json(await request.body())
         except ValueError as exc:
             raise HTTPException(422, "reference: a URI (scheme:…) or sha256:<hex> of a stored study") from exc
-        return await _reference(ref.reference, actor, services)
+        return await _reference(ref.reference, actor, services, patient_id)
     if ctype == "multipart/form-data":
         form = await request.form()
         upload = form.get("file")
@@ -129,18 +134,22 @@ async def _read_study(request: Request, actor: str, services: ApiServices) -> St
         modality = await run_in_threadpool(store.describe_dicom, data)
     except store.InvalidStudy as exc:
         raise HTTPException(422, f"body: {exc}") from exc
-    digest = await run_in_threadpool(_stage, services, data)
-    return StudyAttachment(actor=actor, sha256=digest, size_bytes=len(data), modality=modality)
+    staged = await run_in_threadpool(_stage, services, patient_id, data)
+    return (StudyAttachment(actor=actor, sha256=staged.blob_id, size_bytes=staged.size_bytes, modality=modality),
+            staged.sha256)
 
 
-async def _reference(reference: str, actor: str, services: ApiServices) -> StudyAttachment:
-    """``sha256:<hex>`` re-uses bytes already stored (AI can score them); any other URI is kept as is."""
+async def _reference(reference: str, actor: str, services: ApiServices,
+                     patient_id: str) -> tuple[StudyAttachment, str | None]:
+    """``sha256:<hex>`` re-uses a file already stored for this patient (by its SHA-256 or its blob id; AI can
+    score it); another patient's file is not found. Any other URI is kept as is."""
     if reference.startswith("sha256:"):
         digest = reference[len("sha256:"):].lower()
-        if not await run_in_threadpool(_blob_exists, services, digest):
-            raise HTTPException(422, "reference: no stored study has that sha256")
-        return StudyAttachment(actor=actor, sha256=digest)
-    return StudyAttachment(actor=actor, reference=reference)
+        blob = await run_in_threadpool(_find_blob, services, patient_id, digest)
+        if blob is None:
+            raise HTTPException(422, "reference: no stored study of this patient has that sha256")
+        return StudyAttachment(actor=actor, sha256=blob), (digest if digest != blob else None)
+    return StudyAttachment(actor=actor, reference=reference), None
 
 
 def _order(services: ApiServices, order_id: str) -> dict[str, Any]:
@@ -152,14 +161,14 @@ def _order(services: ApiServices, order_id: str) -> dict[str, Any]:
                 "workflow_id": o.workflow_id or stage_workflow_id("imaging", order_id)}
 
 
-def _stage(services: ApiServices, data: bytes) -> str:
+def _stage(services: ApiServices, patient_id: str, data: bytes) -> imaging_blobs.StagedBlob:
     with services.sessions() as s, s.begin():
-        return store.stage_blob(s, data)
+        return imaging_blobs.stage(s, services.field_cipher, patient_id, data)
 
 
-def _blob_exists(services: ApiServices, digest: str) -> bool:
+def _find_blob(services: ApiServices, patient_id: str, ref: str) -> str | None:
     with services.sessions() as s:
-        return store.blob_exists(s, digest)
+        return imaging_blobs.find(s, services.field_cipher, patient_id, ref)
 
 
 def _worklist(services: ApiServices, user_id: str) -> list[dict[str, Any]]:

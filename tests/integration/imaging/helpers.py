@@ -8,7 +8,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 
-from activities.imaging import stage_blob
+from activities.crypto.fields import FieldCipher, ephemeral_cipher
+from activities.storage import imaging_blobs
 from activities.storage.db import make_session_factory
 from ml.imaging.evaluate import REAL_INJECTIONS
 from workflows.imaging import ImagingWorkflow
@@ -24,6 +25,19 @@ def rg1_bytes() -> bytes:
     from pydicom.data import get_testdata_file
 
     return Path(get_testdata_file("RG1_UNCR.dcm")).read_bytes()
+
+
+def with_patient(data: bytes, name: str, patient_id: str, birth_date: str) -> bytes:
+    """A copy of a DICOM file whose header names a patient (PatientName, PatientID, PatientBirthDate)."""
+    import io
+
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(data))
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = name, patient_id, birth_date
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
 
 
 def injected_bytes() -> bytes:
@@ -53,14 +67,29 @@ async def start_order(client: Client, journey: WorkflowHandle, payload: dict) ->
     return client.get_workflow_handle_for(ImagingWorkflow.run, status.workflow_id)
 
 
-async def attach_dicom(engine: sa.Engine, handle: WorkflowHandle, data: bytes) -> None:
+async def order_patient(engine: sa.Engine, handle: WorkflowHandle) -> str:
+    """The patient of an imaging order's workflow, once its first activity stored the order."""
+    for _ in range(300):
+        with engine.connect() as c:
+            found = c.execute(sa.text("SELECT patient_id FROM hms.imaging_orders WHERE workflow_id = :w"),
+                              {"w": handle.id}).scalar()
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the imaging order of {handle.id} was never stored")
+
+
+async def attach_dicom(engine: sa.Engine, handle: WorkflowHandle, data: bytes,
+                       cipher: FieldCipher | None = None) -> str:
+    """Stage the bytes as the API does (sealed for the order's patient) and attach them; returns the blob id."""
+    patient_id = await order_patient(engine, handle)
     with make_session_factory(engine)() as s, s.begin():
-        digest = stage_blob(s, data)
+        digest = imaging_blobs.stage(s, cipher or ephemeral_cipher(), patient_id, data).blob_id
     for _ in range(100):  # the order may not have run its first task yet (the API answers 404 then)
         try:
             await handle.execute_update(ImagingWorkflow.attach_study,
                                         StudyAttachment(actor="radiologist-1", sha256=digest, size_bytes=len(data)))
-            return
+            return digest
         except WorkflowUpdateFailedError as err:
             if getattr(err.cause, "type", None) != "NotStarted":
                 raise

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.crypto.fields import FieldCipher
-from activities.storage import erasure_repo, imaging_reports, security_repo, triage_store
+from activities.storage import erasure_repo, imaging_blobs, imaging_reports, security_repo, triage_store
 from activities.storage import pharmacy as pharmacy_store
 from activities.storage import repository as repo
 from activities.storage import tasks as task_store
@@ -34,9 +34,12 @@ REACTION = "Zorvexal hives"
 GRANT = "Grellwick arrest in the east corridor, team unreachable"
 COMMENT = "Ostravane access justified"
 HOLD = "litigation Frobisham v hospital 2026/77"
+#: The PatientName in the header of the seeded study's DICOM file (sealed in ``imaging_blobs.data``).
+DICOM_NAME = "Hollensted^Wyberra"
 #: What the raw scan looks for (a word of each string is enough, and safer against quoting).
 NEEDLES = ["Brannoxil", "Vemsworth", "Orrindale", "Malverny", "Tindrelle", "Sarkovian", "Pellandrine",
-           "Yarrowbeck", "Duskmire", "Fennimore", "Zorvexal", "Grellwick", "Ostravane", "Frobisham"]
+           "Yarrowbeck", "Duskmire", "Fennimore", "Zorvexal", "Grellwick", "Ostravane", "Frobisham",
+           "Hollensted", "Wyberra"]
 
 
 @dataclass(frozen=True)
@@ -99,12 +102,39 @@ def _imaging(s: Session, cipher: FieldCipher, ids: Seeded, journey: str, now: da
         id=f"img-{ids.report_id}", patient_id=ids.patient_id, encounter_id=ids.encounter_id, journey_id=journey,
         workflow_id=journey, modality="CR", body_site="chest", priority="routine", reason_code="R07.4",
         requested_by="attending-1", status="active"))
+    blob = imaging_blobs.stage(s, cipher, ids.patient_id, _dicom())
     s.execute(insert(ImagingStudy).values(id=f"study-{ids.report_id}", order_id=f"img-{ids.report_id}",
-                                          patient_id=ids.patient_id, modality="CR"))
+                                          patient_id=ids.patient_id, modality="CR", sha256=blob.blob_id,
+                                          size_bytes=blob.size_bytes))
     s.execute(insert(DiagnosticReport).values(**imaging_reports.sealed_report(s, cipher, dict(
         id=ids.report_id, order_id=f"img-{ids.report_id}", study_id=f"study-{ids.report_id}",
         patient_id=ids.patient_id, status="final", findings_code="RID5352", impression=IMPRESSION,
         conclusion=CONCLUSION, abnormal=True, ai_flagged=None, issued_by="radiologist-1", issued_at=now))))
+
+
+def _dicom() -> bytes:
+    """A small synthetic image whose header names the patient, as a modality's file would."""
+    import io
+
+    import pydicom
+
+    from deploy.demo_orders import synthetic_dicom
+
+    ds = pydicom.dcmread(io.BytesIO(synthetic_dicom("CR", 5)))
+    ds.PatientName = DICOM_NAME
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def dicom_name(s: Session, cipher: FieldCipher, ids: Seeded) -> str:
+    """The PatientName of the seeded study's file, read back through the blob store."""
+    import io
+
+    import pydicom
+
+    blob = imaging_blobs.read(s, cipher, s.get(ImagingStudy, f"study-{ids.report_id}").sha256)
+    return str(pydicom.dcmread(io.BytesIO(blob)).PatientName)
 
 
 def _pharmacy(s: Session, cipher: FieldCipher, ids: Seeded, journey: str, now: datetime) -> None:

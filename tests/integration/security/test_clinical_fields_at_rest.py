@@ -71,6 +71,7 @@ def _read_all(stack: Stack, cipher: FieldCipher, ids: seed.Seeded) -> dict[str, 
             "complaint": draft.complaint, "answer": draft.answers.get("onset"),
             "override": triage_store.override_reason(s, cipher, s.get(TriageAssessment, ids.assessment_id)),
             "impression": imaging_reports.report_text(s, cipher, s.get(DiagnosticReport, ids.report_id)).impression,
+            "dicom": seed.dicom_name(s, cipher, ids),
             "hit": pharmacy_text.order_hits(s, cipher, order)[0]["note"],
             "rejected": pharmacy_text.order_status_reason(s, cipher, order),
             "held": pharmacy_text.administration_reason(
@@ -83,7 +84,7 @@ def _read_all(stack: Stack, cipher: FieldCipher, ids: seed.Seeded) -> dict[str, 
 
 
 CLEAR = {"task": seed.TASK_HINT, "complaint": seed.COMPLAINT, "answer": seed.ANSWER, "override": seed.OVERRIDE,
-         "impression": seed.IMPRESSION, "hit": seed.HIT, "rejected": seed.REJECTED, "held": seed.HELD,
+         "impression": seed.IMPRESSION, "dicom": seed.DICOM_NAME, "hit": seed.HIT, "rejected": seed.REJECTED, "held": seed.HELD,
          "reaction": seed.REACTION, "grant": seed.GRANT, "comment": seed.COMMENT, "hold": seed.HOLD}
 
 
@@ -144,6 +145,7 @@ async def test_erasure_shreds_the_clinical_fields_and_the_ledger_still_verifies(
                      lambda: triage_store.intake_text(s, cipher, s.get(IntakeDraft, ids.intake_id)),
                      lambda: triage_store.override_reason(s, cipher, s.get(TriageAssessment, ids.assessment_id)),
                      lambda: imaging_reports.report_text(s, cipher, s.get(DiagnosticReport, ids.report_id)),
+                     lambda: seed.dicom_name(s, cipher, ids),
                      lambda: pharmacy_text.order_hits(s, cipher, pharmacy_store.get_order(s, ids.order_id)),
                      lambda: pharmacy_text.allergy_reaction(s, cipher, s.get(AllergyIntolerance, ids.allergy_id)),
                      lambda: security_repo.review_comment(s, cipher, s.get(BreakGlassGrant, ids.grant_id))):
