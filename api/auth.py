@@ -1,6 +1,9 @@
 """Bearer-token authentication: the embedded issuer's Ed25519 key, or any OIDC issuer's JWKS."""
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 #: Algorithms accepted per key type; never "none", never HS* with a public key.
 EMBEDDED_ALGORITHMS = ["EdDSA"]
 OIDC_ALGORITHMS = ["RS256", "ES256", "EdDSA"]
+#: Verified tokens remembered (each until its own expiry): a client sends the same token on every request.
+VERIFIED_CACHE_SIZE = 4096
 
 
 class AuthError(Exception):
@@ -36,8 +41,44 @@ class TokenVerifier:
         self._issuer, self._audience = issuer, audience
         self._public_key = public_key
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def may_block(self) -> bool:
+        """Whether ``verify`` may do network I/O (fetching an OIDC issuer's keys): then keep it off the event loop."""
+        return self._jwks is not None
+
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token already verified here and not yet expired; None otherwise.
+
+        The exact token string was checked (signature, issuer, audience) before it was remembered, and
+        it is forgotten at its ``exp`` (without the leeway ``verify`` allows), so the cache never accepts
+        what ``verify`` would refuse.
+        """
+        with self._lock:
+            found = self._verified.get(token)
+            if found is None:
+                return None
+            principal, expires = found
+            if time.time() >= expires:
+                del self._verified[token]
+                return None
+            self._verified.move_to_end(token)
+            return principal
 
     def verify(self, token: str) -> Principal:
+        principal = self.cached(token)
+        if principal is not None:
+            return principal
+        principal, expires = self._verify(token)
+        with self._lock:
+            self._verified[token] = (principal, expires)
+            while len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             if self._jwks is not None:
                 key: Any = self._jwks.get_signing_key_from_jwt(token).key
@@ -54,4 +95,4 @@ class TokenVerifier:
         if not isinstance(role, str) or not role:
             raise AuthError("invalid token: no role claim")
         return Principal(user_id=str(claims["sub"]), role=role, token_id=claims.get("jti"),
-                         patient_id=claims.get("patient_id"))
+                         patient_id=claims.get("patient_id")), float(claims["exp"])

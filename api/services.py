@@ -92,9 +92,14 @@ class ApiServices:
     #: ``deploy.services.run_api`` passes the key-file cipher of ``$HMS_HOME/keys``).
     cipher: FieldCipher | None = None
     directory: Directory = field(init=False)
+    #: Sessions for a single read statement: autocommit, so no BEGIN/ROLLBACK round trips around it.
+    reads: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:
         self.directory = Directory(self.sessions)
+        bind = getattr(self.sessions, "kw", {}).get("bind")
+        self.reads = self.sessions if bind is None else sessionmaker(
+            bind.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
         if self.cipher is None:
             self.cipher = ephemeral_cipher()
 

@@ -1,53 +1,37 @@
-"""The embedded ledger's write path: one batch of events, one transaction, three round trips.
+"""The embedded ledger's write path: one batch of events, one statement, one round trip.
 
 Appends are the ledger's hot path (every API request makes one), and on a busy machine the cost of a
-batch is dominated by round trips, not rows. So this path talks to psycopg directly in pipeline mode:
-``BEGIN``, the append lock and the read of the log's size go out together (the server runs them in
-order, so the size is read after the lock is held); the sibling nodes the batch needs are read; then
-both inserts and ``COMMIT`` go out together. Rows are sent as arrays and unnested server-side, so a
-batch of a thousand events costs the same number of statements as a batch of one.
+batch is dominated by round trips, not rows. So the whole append is one call of ``audit.append_batch``
+(``ledger.schema.APPEND_FUNCTION``) in autocommit mode: the server takes the append lock, reads the log's
+size, keeps already recorded events, numbers the fresh ones and computes the tree nodes they close, then
+inserts entries and nodes and commits — the caller's events go in as arrays (with their canonical bytes and
+leaf hashes, computed here) and each event's index comes back. A batch of a thousand events costs one
+statement like a batch of one; an event id recorded with other bytes refuses the whole batch (HM409).
 """
-
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 import sqlalchemy as sa
-from psycopg.rows import namedtuple_row
 
 from ledger import merkle
 from ledger.base import LedgerConflict, LedgerError, LedgerUnavailable
 from ledger.model import AuditEvent, LedgerEntry
-from ledger.schema import APPEND_LOCK
 
 COLUMNS = (
     "event_id", "recorded", "actor", "role", "action", "subtype", "outcome", "resource_type", "resource_id",
     "patient_id", "purpose", "decision", "reason", "source", "break_glass", "detail_hash",
 )
-_TYPES = {"recorded": "timestamptz", "break_glass": "boolean", "idx": "bigint", "canonical": "bytea",
-          "leaf_hash": "bytea"}
-_ENTRY_COLS = ("idx", *COLUMNS, "canonical", "leaf_hash")
-_INSERT_ENTRIES = (
-    f"INSERT INTO audit.entries ({', '.join(_ENTRY_COLS)}) SELECT * FROM unnest("
-    + ", ".join(f"%({c})s::{_TYPES.get(c, 'text')}[]" for c in _ENTRY_COLS)
+_TYPES = {"recorded": "timestamptz", "break_glass": "boolean", "canonical": "bytea", "leaf_hash": "bytea"}
+_APPEND = (
+    "SELECT r_pos, r_idx, r_canonical, r_leaf FROM audit.append_batch("
+    + ", ".join(f"%({c})s::{_TYPES.get(c, 'text')}[]" for c in (*COLUMNS, "canonical", "leaf_hash"))
     + ")"
 )
-_INSERT_NODES = (
-    "INSERT INTO audit.nodes (level, idx, hash) "
-    "SELECT * FROM unnest(%(level)s::smallint[], %(idx)s::bigint[], %(hash)s::bytea[])"
-)
-_SIZE_AND_KNOWN = (
-    "WITH s AS (SELECT coalesce(max(idx) + 1, 0) AS size FROM audit.entries) "
-    f"SELECT s.size, e.idx, e.canonical, e.leaf_hash, {', '.join('e.' + c for c in COLUMNS)} "
-    "FROM s LEFT JOIN audit.entries e ON e.event_id = ANY(%(ids)s::text[])"
-)
-_FETCH_NODES = (
-    "SELECT n.level, n.idx, n.hash FROM audit.nodes n "
-    "JOIN unnest(%(levels)s::smallint[], %(idxs)s::bigint[]) AS k(level, idx) "
-    "ON n.level = k.level AND n.idx = k.idx"
-)
+#: SQLSTATEs raised by ``audit.append_batch`` (``ledger.schema.APPEND_FUNCTION``).
+CONFLICT, MISSING_NODE = "HM409", "HM500"
 
 
 def entry_of(row: Any) -> LedgerEntry:
@@ -59,63 +43,34 @@ def entry_of(row: Any) -> LedgerEntry:
     return LedgerEntry(row.idx, event, bytes(row.leaf_hash))
 
 
-def _plan(events: Sequence[AuditEvent], start: int, known: dict[str, LedgerEntry]):  # noqa: ANN202
-    """Entries for every event (existing ones for known ids) and the fresh ones with their bytes."""
-    out: list[LedgerEntry] = []
-    fresh: list[tuple[LedgerEntry, bytes]] = []
-    for event in events:
-        data = event.canonical_bytes()
-        entry = known.get(event.event_id)
-        if entry is None:
-            entry = LedgerEntry(start + len(fresh), event, merkle.leaf_hash(data))
-            known[event.event_id] = entry
-            fresh.append((entry, data))
-        elif entry.event != event and entry.event.canonical_bytes() != data:
-            raise LedgerConflict(f"event_id {event.event_id} already recorded with different content")
-        out.append(entry)
-    return out, fresh
-
-
-def _rows(fresh: list[tuple[LedgerEntry, bytes]], nodes: dict[merkle.NodeKey, bytes]):  # noqa: ANN202
-    columns: dict[str, list[Any]] = {c: [getattr(e.event, c) for e, _ in fresh] for c in COLUMNS}
-    columns.update(idx=[e.index for e, _ in fresh], canonical=[d for _, d in fresh],
-                   leaf_hash=[e.leaf_hash for e, _ in fresh])
-    new_nodes: dict[str, list[Any]] = {"level": [], "idx": [], "hash": []}
-    for entry, _ in fresh:
-        for level, idx, h in merkle.append_nodes(entry.index, entry.leaf_hash, lambda lv, ix: nodes[(lv, ix)]):
-            nodes[(level, idx)] = h
-            new_nodes["level"].append(level)
-            new_nodes["idx"].append(idx)
-            new_nodes["hash"].append(h)
-    return columns, new_nodes
-
-
 def _transaction(pg: psycopg.Connection, events: Sequence[AuditEvent]) -> list[LedgerEntry]:
-    ids = list({e.event_id for e in events})
-    with pg.pipeline(), pg.cursor(row_factory=namedtuple_row) as cur:
-        pg.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-        pg.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
-        rows = cur.execute(_SIZE_AND_KNOWN, {"ids": ids}).fetchall()
-    start = rows[0].size
-    out, fresh = _plan(events, start, {r.event_id: entry_of(r) for r in rows if r.idx is not None})
-    if not fresh:
-        pg.execute("ROLLBACK")
-        return out
-    # Siblings from before this batch come from storage in one query; later ones from the batch itself.
-    wanted = sorted({k for e, _ in fresh for k in merkle.append_siblings(e.index) if (k[1] + 1) << k[0] <= start})
-    nodes: dict[merkle.NodeKey, bytes] = {}
-    if wanted:
-        found = pg.execute(_FETCH_NODES, {"levels": [k[0] for k in wanted], "idxs": [k[1] for k in wanted]})
-        nodes = {(lv, ix): bytes(h) for lv, ix, h in found}
+    """One statement in autocommit mode: its own transaction, committed (durably) when it returns."""
+    datas = [e.canonical_bytes() for e in events]
+    leaves = [merkle.leaf_hash(d) for d in datas]
+    params: dict[str, list[Any]] = {c: [getattr(e, c) for e in events] for c in COLUMNS}
+    params.update(canonical=datas, leaf_hash=leaves)
     try:
-        columns, new_nodes = _rows(fresh, nodes)
-    except KeyError as exc:
-        raise LedgerError(f"tree node {exc} missing; run verify()") from None
-    with pg.pipeline():
-        pg.execute(_INSERT_ENTRIES, columns)
-        pg.execute(_INSERT_NODES, new_nodes)
-        pg.execute("COMMIT")
+        rows = pg.execute(_APPEND, params).fetchall()
+    except psycopg.Error as exc:
+        if exc.sqlstate == CONFLICT:
+            raise LedgerConflict(str(exc.diag.message_primary)) from None
+        if exc.sqlstate == MISSING_NODE:
+            raise LedgerError(str(exc.diag.message_primary)) from None
+        raise
+    out: list[LedgerEntry] = [None] * len(events)  # type: ignore[list-item]
+    for pos, idx, canonical, leaf in rows:
+        i = pos - 1
+        if canonical is None:  # written now (or earlier in this batch): the caller's own bytes
+            out[i] = LedgerEntry(idx, events[i], leaves[i])
+        else:  # recorded before, with the same bytes: the stored entry
+            out[i] = entry_of(_Stored(idx, canonical, leaf))
     return out
+
+
+class _Stored(NamedTuple):
+    idx: int
+    canonical: bytes
+    leaf_hash: bytes
 
 
 def append_batch(engine: sa.Engine, events: Sequence[AuditEvent]) -> list[LedgerEntry]:

@@ -78,11 +78,24 @@ def patient_view(session: Session, cipher: FieldCipher, patient_id: str) -> tupl
 
     Raises ``DataErased`` once the patient's key was shredded, ``NoDataKey`` if there never was one.
     """
-    row = session.execute(_PATIENT_VIEW, {"patient_id": patient_id}).first()
-    if row is None:
-        return None
-    key = cipher.key_from(dek_store.StoredKey(patient_id, row.kek_id, row.wrapped_dek, row.shredded_at)) \
-        if row.kek_id is not None or row.shredded_at is not None else cipher.data_key(session, patient_id)
+    row = fetch_chart(session, patient_id)
+    return None if row is None else decode_chart(session, cipher, patient_id, row)
+
+
+def fetch_chart(session: Session, patient_id: str) -> sa.Row | None:
+    """The stored chart header of a patient (ciphertext and the wrapped data key), nothing decrypted."""
+    return session.execute(_PATIENT_VIEW, {"patient_id": patient_id}).first()
+
+
+def decode_chart(session: Session | None, cipher: FieldCipher, patient_id: str,
+                 row: sa.Row) -> tuple[PatientRecord, StayView | None]:
+    """Decrypt a row of ``fetch_chart``. ``session`` is needed only for a patient whose key is not in the row."""
+    if row.kek_id is not None or row.shredded_at is not None:
+        key = cipher.key_from(dek_store.StoredKey(patient_id, row.kek_id, row.wrapped_dek, row.shredded_at))
+    elif session is not None:
+        key = cipher.data_key(session, patient_id)
+    else:
+        raise LookupError("the patient's data key is not in the row; decode with a session")
     f = {c: cipher.decrypt(key, PATIENTS, c, patient_id, getattr(row, c)) for c in _DEMOGRAPHICS}
     idents = tuple((system, cipher.decrypt(key, IDENTIFIERS, "value", index_hex, bytes.fromhex(value_hex)))
                    for system, value_hex, index_hex in row.identifiers)

@@ -24,7 +24,7 @@ from api.services import ApiServices
 async def principal_of(request: Request, services: ApiServices) -> Principal:
     """The caller, or a 401 OperationOutcome."""
     try:
-        return get_principal(services, await _bearer(request))
+        return await get_principal(services, await _bearer(request))
     except HTTPException as exc:
         raise FhirError(exc.status_code, str(exc.detail)) from None
 

@@ -140,7 +140,7 @@ def _bundle(request: Request, entries: list[LedgerEntry], filters: dict[str, Any
 async def _guarded(request: Request, services: Any, action: str, patient: str | None) -> None:
     """Authenticate (401 as an OperationOutcome too), then decide and record the access."""
     credentials: HTTPAuthorizationCredentials | None = await _bearer(request)
-    user = get_principal(services, credentials)
+    user = await get_principal(services, credentials)
     await authorize(services, user, action=action, subtype=f"audit.fhir.{action}",
                     resource={"type": "AuditLog", "id": "ledger", "patient_id": patient})
 
@@ -149,7 +149,7 @@ async def _guarded(request: Request, services: Any, action: str, patient: str | 
 async def search_audit_events(request: Request, services: Services) -> Response:
     """``GET /fhir/r4/AuditEvent?patient=&agent=&action=&date=&_count=``: a searchset Bundle."""
     try:
-        get_principal(services, await _bearer(request))  # 401 before any parameter is looked at
+        await get_principal(services, await _bearer(request))  # 401 before any parameter is looked at
         filters = _search(services, request)
         await _guarded(request, services, "search", filters["patient_id"])
         entries = await run_in_threadpool(lambda: services.ledger.query(**filters))

@@ -38,10 +38,17 @@ def known_patient_resource(services: ApiServices, rtype: str, patient_id: str, r
     """``patient_resource`` of a registered patient, None for an unknown id: one query answers both."""
     if len(patient_id) > 36:
         return None
-    with services.sessions() as s:
+    with services.reads() as s:  # one statement: no transaction needed around it
         found = policy_context(s, patient_id)
     if found is None:
         return None
+    return patient_resource_of(rtype, patient_id, found, resource_id, default_ward=default_ward, **extra)
+
+
+def patient_resource_of(rtype: str, patient_id: str, found: tuple[PatientContext, dict[str, str | None]],
+                        resource_id: str | None = None, *, default_ward: str | None = None,
+                        **extra: Any) -> dict[str, Any]:
+    """``patient_resource`` from an answer of ``policy_context`` the caller already has."""
     ctx, consent = found
     return _resource(rtype, patient_id, resource_id, ctx, consent, default_ward, extra)
 
