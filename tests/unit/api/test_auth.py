@@ -92,3 +92,36 @@ def test_oidc_issuer_via_jwks(jwks_server: tuple[str, rsa.RSAPrivateKey]) -> Non
 def test_exactly_one_key_source() -> None:
     with pytest.raises(ValueError):
         TokenVerifier(issuer=ISS, audience=AUD)
+
+
+def test_verified_token_is_remembered_only_until_its_expiry(key: Ed25519PrivateKey,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = TokenVerifier(issuer=ISS, audience=AUD, public_key=key.public_key())
+    now = int(time.time())
+    tok = token(key, exp=now + 60)
+    assert verifier.cached(tok) is None  # never verified: not known
+    principal = verifier.verify(tok)
+    assert verifier.cached(tok) == principal
+    assert verifier.cached(token(Ed25519PrivateKey.generate(), exp=now + 60)) is None  # another token: unknown
+    # At its expiry the remembered token is forgotten; verify() refuses it once past the leeway.
+    monkeypatch.setattr("api.auth.time.time", lambda: now + 60)
+    assert verifier.cached(tok) is None
+    checked: list[str] = []
+
+    def full_check(t: str):  # noqa: ANN202 - stands in for the signature and expiry check
+        checked.append(t)
+        raise AuthError("token expired")
+
+    monkeypatch.setattr(verifier, "_verify", full_check)
+    with pytest.raises(AuthError, match="expired"):
+        verifier.verify(tok)
+    assert checked == [tok]  # the full check ran again: nothing was answered from memory
+
+
+def test_a_refused_token_is_not_remembered(key: Ed25519PrivateKey) -> None:
+    verifier = TokenVerifier(issuer=ISS, audience=AUD, public_key=key.public_key())
+    bad = token(Ed25519PrivateKey.generate())
+    with pytest.raises(AuthError):
+        verifier.verify(bad)
+    assert verifier.cached(bad) is None
+    assert not verifier.may_block
