@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 
 from activities.crypto import dek_store
 from activities.crypto.fields import FieldCipher
-from activities.storage.models import Bed, Encounter, Patient, PatientIdentifier
+from activities.storage.consent_repo import PURPOSES
+from activities.storage.models import (
+    ACTIVE_ENCOUNTER_STATES,
+    Bed,
+    Consent,
+    Encounter,
+    Patient,
+    PatientIdentifier,
+)
 from activities.storage.models_keys import PatientKey
 from activities.storage.repository import (
     _DEMOGRAPHICS,
@@ -23,6 +31,7 @@ from activities.storage.repository import (
     ENCOUNTERS,
     IDENTIFIERS,
     PATIENTS,
+    PatientContext,
     PatientRecord,
 )
 
@@ -42,7 +51,7 @@ class StayView:
 def _statement() -> sa.Select:
     stay = (
         sa.select(Encounter.id, Encounter.status, Encounter.ward_id, Encounter.attending_id, Encounter.reason,
-                  Encounter.admitted_at, Encounter.journey_id,
+                  Encounter.admitted_at, Encounter.journey_id, Encounter.care_team_id,
                   sa.select(Bed.id).where(Bed.encounter_id == Encounter.id).scalar_subquery().label("bed_id"))
         .where(Encounter.patient_id == Patient.id)
         .order_by(*CURRENT_STAY_FIRST)
@@ -56,12 +65,22 @@ def _statement() -> sa.Select:
         .where(PatientIdentifier.patient_id == Patient.id)
         .scalar_subquery()
     )
+    now = (
+        sa.select(Consent.purpose, Consent.status)
+        .where(Consent.patient_id == Patient.id)
+        .distinct(Consent.purpose)
+        .order_by(Consent.purpose, Consent.recorded_at.desc(), Consent.id.desc())
+        .correlate(Patient)  # this patient's rows: a FROM subquery is not correlated unless told
+        .subquery("consent_now")
+    )
+    consent = sa.select(sa.func.json_object_agg(now.c.purpose, now.c.status)).scalar_subquery()
     return (
         sa.select(Patient.id, Patient.given, Patient.family, Patient.birth_date, Patient.gender, Patient.created_at,
                   PatientKey.kek_id, PatientKey.wrapped_dek, PatientKey.shredded_at,
                   identifiers.label("identifiers"),
                   stay.c.id.label("stay_id"), stay.c.status, stay.c.ward_id, stay.c.bed_id, stay.c.attending_id,
-                  stay.c.reason, stay.c.admitted_at, stay.c.journey_id)
+                  stay.c.reason, stay.c.admitted_at, stay.c.journey_id, stay.c.care_team_id,
+                  consent.label("consent"))
         .select_from(Patient)
         .outerjoin(PatientKey, PatientKey.patient_id == Patient.id)
         .outerjoin(stay, sa.true())
@@ -83,8 +102,19 @@ def patient_view(session: Session, cipher: FieldCipher, patient_id: str) -> tupl
 
 
 def fetch_chart(session: Session, patient_id: str) -> sa.Row | None:
-    """The stored chart header of a patient (ciphertext and the wrapped data key), nothing decrypted."""
+    """The stored chart header of a patient (ciphertext and the wrapped data key), nothing decrypted, with
+    what the policy needs about them (``policy_facts``) in the same row."""
     return session.execute(_PATIENT_VIEW, {"patient_id": patient_id}).first()
+
+
+def policy_facts(row: sa.Row) -> tuple[PatientContext, dict[str, str | None]]:
+    """``policy_context``'s answer (stay context, consent per purpose) from a row of ``fetch_chart``."""
+    context = PatientContext(patient_id=row.id, ward=row.ward_id,
+                             care_teams=(row.care_team_id,) if row.care_team_id else (), attending=row.attending_id,
+                             encounter_id=row.stay_id, inpatient=row.status in ACTIVE_ENCOUNTER_STATES)
+    consent: dict[str, str | None] = dict.fromkeys(PURPOSES)
+    consent.update(row.consent or {})
+    return context, consent
 
 
 def decode_chart(session: Session | None, cipher: FieldCipher, patient_id: str,

@@ -6,8 +6,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from activities.storage.patient_view import decode_chart, fetch_chart
-from activities.storage.policy_context import policy_context
+from activities.storage.patient_view import decode_chart, fetch_chart, policy_facts
 from api.access import authorized_read
 from api.deps import CurrentUser, Services
 from api.routes.resources import patient_resource_of
@@ -22,7 +21,7 @@ async def get_patient(patient_id: str, user: CurrentUser, services: Services) ->
     """Demographics (decrypted) and current encounter; 404 for an unknown id, 403 (recorded) when the policy
     says no, 410 once the record was erased (its data key destroyed).
 
-    The policy's facts and the stored chart come back in one trip to the thread pool and the database; the
+    The policy's facts and the stored chart come back in one statement (one trip to the database); the
     chart stays ciphertext until the policy has allowed the read and the ledger has recorded it (a refused
     read is recorded and never decrypted)."""
     found = await run_in_threadpool(_fetch, services, patient_id)
@@ -37,12 +36,9 @@ def _fetch(services: ApiServices, patient_id: str) -> tuple[dict[str, Any], Any]
     """(the policy's resource, the stored chart row) of a registered patient; None for an unknown id."""
     if len(patient_id) > 36:
         return None
-    with services.reads() as s:  # two single statements, no transaction around them
-        found = policy_context(s, patient_id)
-        row = fetch_chart(s, patient_id) if found is not None else None
-    if found is None or row is None:
-        return None
-    return patient_resource_of("Patient", patient_id, found), row
+    with services.reads() as s:  # one statement, no transaction around it
+        row = fetch_chart(s, patient_id)
+    return None if row is None else (patient_resource_of("Patient", patient_id, policy_facts(row)), row)
 
 
 def _decode(services: ApiServices, patient_id: str, row: Any) -> PatientOut:

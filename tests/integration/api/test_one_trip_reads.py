@@ -12,7 +12,7 @@ from activities.storage import consent_repo
 from activities.storage import repository as repo
 from activities.storage.db import make_session_factory
 from activities.storage.models_keys import PatientKey
-from activities.storage.patient_view import patient_view
+from activities.storage.patient_view import fetch_chart, patient_view, policy_facts
 from activities.storage.policy_context import policy_context
 
 
@@ -84,3 +84,20 @@ def test_patient_view_of_a_shredded_key_is_erased(db_engine, cipher) -> None:
     cipher.forget(pid)
     with sessions() as s, pytest.raises(DataErased):
         patient_view(s, cipher, pid)
+
+
+@pytest.mark.parametrize("stays", [0, 1, 2])
+def test_chart_row_carries_the_policy_context(db_engine, cipher, stays) -> None:
+    """The chart read's own row answers what ``policy_context`` answers, so one statement serves both."""
+    sessions = make_session_factory(db_engine)
+    pid = _register(sessions, cipher, stays=stays, consent=[("TREAT", "active"), ("HRESCH", "active"),
+                                                           ("HRESCH", "withdrawn")])
+    with sessions() as s:
+        row = fetch_chart(s, pid)
+        assert row is not None
+        assert policy_facts(row) == policy_context(s, pid)
+        assert policy_facts(row)[1] == {"TREAT": "active", "HRESCH": "withdrawn", "HMARKT": None}
+        assert fetch_chart(s, str(uuid.uuid4())) is None
+    bare = _register(sessions, cipher, stays=0)  # no consent recorded at all
+    with sessions() as s:
+        assert policy_facts(fetch_chart(s, bare)) == policy_context(s, bare)
