@@ -108,17 +108,23 @@ async def authorized_read(
     resource: dict[str, Any],
     subtype: str,
     purpose: str | None = None,
+    in_memory: bool = False,
 ) -> T:
     """``authorize`` then ``read()`` (a blocking call), with the ledger append and the read overlapped.
 
     Once the policy has allowed the access, recording it and fetching the data are independent, so
     they run side by side; the data is returned only after the ledger entry is committed, and is
     discarded (503) when it could not be. A denied access is recorded and never read.
+    ``in_memory``: ``read()`` only decodes what the caller already fetched (no I/O, microseconds), so it
+    runs on the event loop once the entry is committed rather than in a thread beside the append.
     """
     decision, event, _ = await _decision(services, principal, action, resource, subtype, purpose)
     if not decision.allow:
         await _record(services, event)
         raise HTTPException(403, decision.reason)
+    if in_memory:
+        await _record(services, event)
+        return read()
     recorded, result = await asyncio.gather(_record(services, event), run_in_threadpool(read),
                                             return_exceptions=True)
     if isinstance(recorded, BaseException):

@@ -16,7 +16,7 @@ def capability_statement(base: str) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "type": rt.name,
             "interaction": [{"code": code} for code in rt.interactions()],
-            "versioning": "versioned-update" if rt.update else "no-version",
+            "versioning": "versioned-update" if rt.update or rt.journey_update else "no-version",
             "readHistory": False, "updateCreate": False,
             "conditionalCreate": False, "conditionalUpdate": False, "conditionalDelete": "not-supported",
             "searchParam": [{"name": name, "type": ptype} for name, ptype in sorted(rt.params.items())],

@@ -28,8 +28,11 @@ async def get_patient(patient_id: str, user: CurrentUser, services: Services) ->
     if found is None:
         raise HTTPException(404, f"patient {patient_id} not found")
     resource, row = found
+    if row.kek_id is None and row.shredded_at is None:  # the data key is not in the row: decoding reads it
+        return await authorized_read(services, user, lambda: _decode(services, patient_id, row), action="read",
+                                     resource=resource, subtype="patient.read")
     return await authorized_read(services, user, lambda: _decode(services, patient_id, row), action="read",
-                                 resource=resource, subtype="patient.read")
+                                 resource=resource, subtype="patient.read", in_memory=True)
 
 
 def _fetch(services: ApiServices, patient_id: str) -> tuple[dict[str, Any], Any] | None:
