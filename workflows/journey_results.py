@@ -46,6 +46,13 @@ class JourneyResults:
                 payload={"observation_id": notice.observation_id[:80], "code": notice.code[:80],
                          "interpretation": notice.interpretation}))
 
+    @workflow.signal
+    async def results_posted(self, notices: list[ResultNotice]) -> None:
+        """Several results in one signal (a FHIR Bundle's Observations), each handled as ``result_posted``: a
+        transaction of fifty results is one signal to the stay, not fifty."""
+        for notice in notices:
+            await self.result_posted(notice)
+
     def _may_review(self) -> bool:
         state = self._require_state()  # type: ignore[attr-defined]
         return (state.stage == "admitted" and self._discharge is None  # type: ignore[attr-defined]

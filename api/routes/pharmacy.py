@@ -216,8 +216,13 @@ def _mar(services: ApiServices, patient_id: str) -> dict[str, Any]:
             for n, due in enumerate(times, start=1):
                 a = recorded.get(f"medication-administration-{o.id}-{n}")
                 status = a.status if a else ("not-given" if o.status in ("cancelled", "completed") else "scheduled")
-                doses.append({"dose_number": n, "due": due, "status": status,
+                corrected = a is not None and a.entered_in_error_at is not None
+                doses.append({"dose_number": n, "due": due, "status": "entered-in-error" if corrected else status,
                               "recorded_by": a.recorded_by if a else None, "recorded_at": a.recorded_at if a else None,
+                              # a record marked entered in error stays, with what it said and who corrected it
+                              "recorded_status": status if corrected else None,
+                              "entered_in_error_by": a.entered_in_error_by if corrected else None,
+                              "entered_in_error_at": a.entered_in_error_at if corrected else None,
                               "reason": pharmacy_text.administration_reason(s, services.field_cipher, a)
                               if a else None})
             entry["administrations"] = doses

@@ -123,3 +123,26 @@ async def test_an_unreviewed_critical_result_is_escalated_until_seen_and_cancell
         await journey.signal(PatientJourney.discharge, DischargeRequest(requested_by="attending-1"))
         await journey.result()
     assert task_status(db_engine, task_id) == "cancelled"
+
+
+async def test_several_results_in_one_signal_are_each_recorded_once(
+        temporal_env: WorkflowEnvironment, db_engine: sa.Engine, ledger: EmbeddedLedger, task_queue: str) -> None:
+    """``results_posted`` (a FHIR Bundle's results for one stay) is the same as one ``result_posted`` each."""
+    client = temporal_env.client
+    async with journey_worker(temporal_env, db_engine, ledger, task_queue):
+        journey = await start_journey(client, task_queue)
+        await wait_stage(journey, "admitted")
+        ids = [str(uuid.uuid4()) for _ in range(3)]
+        batch = [ResultNotice(observation_id=i, code="2345-7", interpretation="N", source="fhir") for i in ids]
+        batch.append(ResultNotice(observation_id=ids[0], code="2345-7", status="amended", interpretation="HH",
+                                  source="fhir"))  # the first again, now critical
+        await journey.signal(PatientJourney.results_posted, batch)
+
+        async def reviewed():
+            state = await journey_state(journey)
+            return state if any(s.kind == "result-review" for s in state.stages) else None
+
+        state = await eventually(reviewed)
+        assert [(r.observation_id, r.status, r.interpretation) for r in state.results] == [
+            (ids[0], "amended", "HH"), (ids[1], "final", "N"), (ids[2], "final", "N")]
+        assert [s.stage_id for s in state.stages if s.kind == "result-review"] == [ids[0]]
