@@ -106,6 +106,9 @@ class JourneyState:
     continued: int = 0
     #: Results that reached the journey (ids and codes; values stay in the encrypted store), newest last.
     results: list[ResultNotice] = field(default_factory=list)
+    #: Stage ids of orders cancelled by their placer (``cancel_order``), newest last: carried across
+    #: continue-as-new, so a late or resent order for one of them never starts it.
+    cancelled_orders: list[str] = field(default_factory=list)
 
 
 @dataclass

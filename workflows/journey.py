@@ -19,7 +19,7 @@ Long stays continue as new, at a quiet moment only: admitted, no child (stage or
 discharge) running, no update handler in flight. That is most of a long stay (days of
 waiting between orders), and it means no child ever outlives the run that started it,
 so a new run has nothing to re-attach to: it gets the whole ``JourneyState`` in
-``JourneyInput.resume`` and waits as before. A run busy with stages throughout keeps
+``JourneyInput.resume`` (stages, results, the orders cancelled by their placer) and waits as before. A run busy with stages throughout keeps
 growing, but only by the few events per stage the journey records itself (the stages'
 work is in their own histories). The trigger is the server's suggestion, or
 ``JourneyInput.continue_as_new_after_events``. An update that reaches a closing run is

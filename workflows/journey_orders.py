@@ -6,7 +6,9 @@ order the journey cannot take (discharge under way, a payload the stage refuses)
 dropped, since a signal has no caller to answer (the listener checked patient, stay and codes
 before its ``AA``). ``cancel_order`` cancels the running order stage with one of the given ids; the
 stage compensates as it does at discharge (pharmacy: no further doses, unused stock returned) and
-is recorded as ``cancelled``.
+is recorded as ``cancelled``. The cancelled ids live in ``JourneyState.cancelled_orders``, which
+travels through continue-as-new: an order whose cancellation overtook it, arriving late in a
+continued run, is still not started (a cancelled stage that had run stays in ``stages`` anyway).
 
 Signal handlers add no command to histories without these signals, so journeys recorded before
 them replay unchanged.
@@ -23,13 +25,18 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stages import StageInputError, StageRequest, StageStatus, stage_workflow_id
 
 
+#: The journey state keeps the latest cancelled order ids only (it travels through continue-as-new).
+MAX_CANCELLED = 500
+
+
 class JourneyOrders:
     """Mixin of ``PatientJourney``: needs ``_require_state``, ``_launch``, ``_children``, ``_context``,
     ``_may_review`` (admitted, not discharging); call ``_orders_init`` in ``__init__``."""
 
     def _orders_init(self) -> None:
-        #: Stage ids whose cancellation was asked for (a cancel may overtake its order's start).
-        self._order_cancels: set[str] = set()
+        #: Stage ids whose cancellation was asked for (a cancel may overtake its order's start); a continued
+        #: run starts from those its state carried.
+        self._order_cancels: set[str] = set(self._require_state().cancelled_orders)  # type: ignore[attr-defined]
 
     @workflow.signal
     async def place_order(self, request: StageRequest) -> None:
@@ -58,7 +65,12 @@ class JourneyOrders:
 
     @workflow.signal
     def cancel_order(self, request: OrderCancel) -> None:
-        self._order_cancels.update(request.stage_ids)
+        carried: list[str] = self._require_state().cancelled_orders  # type: ignore[attr-defined]
+        for stage_id in request.stage_ids:
+            if stage_id not in self._order_cancels:
+                self._order_cancels.add(stage_id)
+                carried.append(stage_id)
+        del carried[:-MAX_CANCELLED]
         for stage_id in request.stage_ids:
             self._cancel_stage(stage_id, request.kinds)
 
@@ -75,4 +87,4 @@ class JourneyOrders:
         return status.stage_id in self._order_cancels
 
 
-__all__ = ["JourneyOrders"]
+__all__ = ["JourneyOrders", "MAX_CANCELLED"]

@@ -20,6 +20,7 @@ from activities.crypto import dek_store
 from activities.crypto.fields import FieldCipher, ephemeral_cipher
 from activities.storage import sealed
 from activities.storage.models import ACTIVE_ENCOUNTER_STATES, Encounter, Patient, PatientIdentifier
+from activities.storage.models_identifiers import ResourceIdentifier
 from activities.storage.models_keys import LegalHold
 
 
@@ -105,4 +106,6 @@ def shred_patient(session: Session, patient_id: str, erasure_id: str, at: dateti
         return blockers
     dek_store.shred(session, patient_id, erasure_id, at)
     session.execute(sa.delete(PatientIdentifier).where(PatientIdentifier.patient_id == patient_id))
+    # Business identifiers of their resources (placer numbers…): their blind indexes would still find them.
+    session.execute(sa.delete(ResourceIdentifier).where(ResourceIdentifier.patient_id == patient_id))
     return []

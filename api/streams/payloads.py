@@ -3,7 +3,8 @@
 An event is only a pointer; what a subscriber gets is the resource as it is now
 (a later change is a later event). Vitals and results are FHIR Observations from the
 observations store (decrypted under the patient's key), a task is the inbox row, a stage
-is the encounter's state. Alongside the data come the facts the policy needs to decide
+is the encounter's state — or, for an event naming a stage's row (``<source>/<id>``, from the
+stages' tables), that stage's kind, status and ids (``api.streams.stages``). Alongside the data come the facts the policy needs to decide
 the push (a task's role and assignee, an observation's security labels); they are never
 sent. A record that is gone or erased pushes ``data: null``.
 """
@@ -20,6 +21,7 @@ from activities.storage.models import Encounter
 from activities.storage.models_triage import VitalSigns
 from api.services import ApiServices
 from api.streams.hub import StreamEvent
+from api.streams.stages import describe, source_of
 
 #: The journey stage an encounter's status stands for.
 STAGE_BY_STATUS = {"planned": "admission", "in-progress": "admitted", "finished": "discharged",
@@ -64,8 +66,12 @@ def _task(s: Any, services: ApiServices, task_id: str) -> tuple[dict[str, Any] |
 
 
 def _stage(s: Any, event: StreamEvent) -> dict[str, Any] | None:
-    """The encounter the event names; for a stage event emitted by a workflow (``ref`` naming the
-    stage, not an encounter) the patient's current encounter, with ``stage_ref`` saying which stage."""
+    """The stage row the event names (``<source>/<id>``), else the encounter it names; for a stage event
+    emitted by a workflow (any other ``ref``) the patient's current encounter, with ``stage_ref`` saying
+    which stage."""
+    row = source_of(event.ref)
+    if row is not None:
+        return describe(s, *row)
     enc = s.get(Encounter, event.ref) if len(event.ref) <= 36 else None
     extra: dict[str, Any] = {}
     if enc is None:

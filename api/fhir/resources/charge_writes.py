@@ -4,6 +4,7 @@ priced from the tariff, once per idempotency key, so the stay's invoice picks it
 
 The idempotency key comes from the first identifier (required); the charge id derives from the key,
 so a resent charge answers 200 with the stored one and the same key on another stay is a 409.
+The identifiers are kept with the charge (``identifiers``, sealed), served on its reads and searchable.
 The tariff sets the price: a ``priceOverride`` is accepted only when it is the tariff's amount.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from activities.storage.observations_repo import parse_instant
 from api.fhir.errors import FhirError
 from api.fhir.registry import Resource, WriteContext, get
 from api.fhir.resources.common import known_patient, ref_of
+from api.fhir.resources.identifiers import elements, remember
 
 TARIFF_SYSTEM = "urn:hms:tariff"
 SOURCE = "fhir"
@@ -64,6 +66,7 @@ def create(session: Session, cipher: FieldCipher, body: Resource, ctx: WriteCont
     patient_id = known_patient(session, body, "ChargeItem", "subject")
     if body.get("status") != "billable":
         raise FhirError(422, "a new ChargeItem has status billable", expression=["ChargeItem.status"])
+    elements("ChargeItem", body)
     code = next((c.get("code") for c in (body.get("code") or {}).get("coding") or []
                  if c.get("system") == TARIFF_SYSTEM and c.get("code")), None)
     quantity = _quantity(body)
@@ -95,6 +98,7 @@ def create(session: Session, cipher: FieldCipher, body: Resource, ctx: WriteCont
             occurred_at=_occurred(body))
     except billing_repo.BillingConflict as exc:
         raise FhirError(409, str(exc)) from None
+    remember(session, cipher, "ChargeItem", charge.id, patient_id, body)
     rt = get("ChargeItem")
     assert rt is not None and rt.read is not None
     stored = rt.read(session, cipher, charge.id)

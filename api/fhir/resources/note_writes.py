@@ -5,7 +5,8 @@ later read exactly as for a note written through the task API.
 
 The text is the first attachment's ``data`` (base64 of UTF-8 ``text/plain``). A create with an
 identifier is idempotent: the note's id is derived from the identifier (a blind index), so a
-resent document answers 200 with the stored note instead of writing a second one.
+resent document answers 200 with the stored note instead of writing a second one. The identifiers
+are kept with the note (``identifiers``, sealed), served on its reads and searchable.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from activities.storage.models import Encounter
 from api.fhir.errors import FhirError
 from api.fhir.registry import Resource, WriteContext, get, labels_of
 from api.fhir.resources.common import known_patient
+from api.fhir.resources.identifiers import elements, remember
 
 #: HL7 v3 ActCode sensitivity codes notes are labelled with (as the task API's notes take them).
 LABELS = ("PSY", "HIV", "ETH", "SDV", "SEX")
@@ -93,14 +95,17 @@ def create(session: Session, cipher: FieldCipher, body: Resource, ctx: WriteCont
     """Store the note (idempotent on its id) and answer it as a read will serve it."""
     patient_id = known_patient(session, body, "DocumentReference", "subject")
     text, security = note_text(body), labels(body)
+    elements("DocumentReference", body)
     if body.get("status", "current") != "current":
         raise FhirError(422, "a new note has status current", expression=["DocumentReference.status"])
     existing = security_repo.get_note(session, body["id"])
     if existing is not None:
         if existing.patient_id != patient_id:
             raise FhirError(409, "a DocumentReference with this identifier is stored for another subject")
+        remember(session, cipher, "DocumentReference", body["id"], patient_id, body)  # a note stored before them
         return _read_back(session, cipher, body["id"]), False
     security_repo.add_note(session, cipher, note_id=body["id"], patient_id=patient_id,
                            encounter_id=_encounter(session, body, patient_id), author_id=ctx.user_id, text=text,
                            security=security)
+    remember(session, cipher, "DocumentReference", body["id"], patient_id, body)
     return _read_back(session, cipher, body["id"]), True

@@ -14,14 +14,23 @@ from datetime import UTC, date, datetime
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from activities.crypto.fields import DataErased, FieldCipher, file_cipher
-from activities.storage import erasure_repo, imaging_reports, pharmacy_text, security_repo, triage_store
+from activities.storage import (
+    erasure_repo,
+    identifiers_repo,
+    imaging_reports,
+    pharmacy_text,
+    security_repo,
+    triage_store,
+)
 from activities.storage import pharmacy as pharmacy_store
 from activities.storage import repository as repo
 from activities.storage import tasks as task_store
 from activities.storage.db import make_session_factory
 from activities.storage.models import Encounter
+from activities.storage.models_identifiers import ResourceIdentifier
 from activities.storage.models_imaging import DiagnosticReport
 from activities.storage.models_pharmacy import AllergyIntolerance, MedicationAdministration
 from activities.storage.models_security import BreakGlassGrant
@@ -134,10 +143,20 @@ async def test_erasure_shreds_the_clinical_fields_and_the_ledger_still_verifies(
     with sessions() as s, s.begin():
         assert erasure_repo.release_hold(s, ids.hold_id, "compliance-1", datetime.now(UTC))
     assert _read_all(stack, cipher, ids) == {"reason": seed.REASON, **CLEAR}
+    placer = f"PLACER-{uuid.uuid4().hex[:8]}"
+    with sessions() as s, s.begin():  # a business identifier of one of their orders, searchable by blind index
+        identifiers_repo.record(s, cipher, resource_type="ServiceRequest", resource_id=ids.order_id,
+                                patient_id=patient, identifiers=[{"system": "urn:placer", "value": placer}])
+    with sessions() as s:
+        assert identifiers_repo.matching(s, cipher, "ServiceRequest", "urn:placer", placer) == {ids.order_id}
 
     with sessions() as s, s.begin():
         assert erasure_repo.shred_patient(s, patient, f"erasure-{uuid.uuid4()}", datetime.now(UTC)) == []
     cipher.forget(patient)
+    with sessions() as s:  # the identifiers are gone with the key: nothing finds the order by them any more
+        assert identifiers_repo.matching(s, cipher, "ServiceRequest", "urn:placer", placer) == set()
+        assert s.scalar(sa.select(sa.func.count()).select_from(ResourceIdentifier)
+                        .where(ResourceIdentifier.patient_id == patient)) == 0
 
     # Every field that needs the key now says the record was erased; lists leave the text out.
     with sessions() as s:
