@@ -1,8 +1,10 @@
 """Billing activities: charges from every stage, bed-days, invoice, claim and settlement.
 
-Each write is idempotent (charges by idempotency key, the invoice by encounter,
+Each write is idempotent (charges by idempotency key, the stay invoice by encounter,
 the claim by invoice) and commits before its ledger entry, whose id derives from
-the activity, so a retry adds neither a charge nor an audit entry.
+the activity, so a retry adds neither a charge nor an audit entry. A charge recorded
+after the stay invoice goes on a supplementary invoice with its claim in the same
+transaction (``billing_repo``), and both are on the ledger with the charge.
 """
 from __future__ import annotations
 
@@ -66,6 +68,7 @@ class BillingActivities:
                     occurred_at=inp.occurred_at or datetime.now(UTC))
                 result = ChargeResult(charge_id=charge.id, code=charge.code, quantity=charge.quantity,
                                       amount=charge.amount, currency=charge.currency, created=created)
+                late = charge.invoice_id == repo.late_invoice_id(charge.id)
         except UnknownTariffCode as exc:
             raise ApplicationError(f"code: {inp.code!r} is not in the tariff", type="UnknownTariffCode",
                                    non_retryable=True) from exc
@@ -74,6 +77,11 @@ class BillingActivities:
         self._ledger.append(audit_event(inp.audit, subtype="charge.record", action="C",
                                          resource_type="ChargeItem", resource_id=result.charge_id,
                                          patient_id=inp.patient_id))
+        if late:  # recorded after the stay invoice: it opened a supplementary invoice and its claim
+            for subtype, rtype, rid in (("invoice.issue", "Invoice", repo.late_invoice_id(result.charge_id)),
+                                        ("claim.submit", "Claim", f"claim-{result.charge_id}")):
+                self._ledger.append(audit_event(inp.audit, subtype=subtype, action="C", resource_type=rtype,
+                                                 resource_id=rid, patient_id=inp.patient_id))
         return result
 
     @activity.defn(name="charge_bed_days")

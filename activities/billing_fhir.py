@@ -17,6 +17,7 @@ from fhir.resources.R4B.invoice import Invoice
 TARIFF_SYSTEM = "urn:hms:tariff"
 CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 PRIORITY = "http://terminology.hl7.org/CodeSystem/processpriority"
+INVOICE_KIND = "urn:hms:invoice-kind"
 HOSPITAL = {"reference": "Organization/hms-hospital", "display": "HMS hospital"}
 
 
@@ -41,12 +42,15 @@ def _money(value: Decimal, currency: str) -> dict[str, Any]:
 
 
 def build_invoice(invoice_id: str, patient_id: str, encounter_id: str, at: datetime, lines: Sequence[ChargeLine],
-                  currency: str, status: str = "issued") -> dict[str, Any]:
-    """An R4 Invoice whose lineItems reference the ChargeItems and whose totals are their sum."""
+                  currency: str, status: str = "issued", kind: str = "stay") -> dict[str, Any]:
+    """An R4 Invoice whose lineItems reference the ChargeItems and whose totals are their sum.
+
+    A supplementary invoice (charges posted after the stay's invoice) says so in ``type``."""
     total = total_of(lines)
     invoice = Invoice.model_validate({
         "resourceType": "Invoice", "id": invoice_id, "status": status,
         "identifier": [{"system": "urn:hms:encounter", "value": encounter_id}],
+        **({"type": {"coding": [{"system": INVOICE_KIND, "code": kind}]}} if kind != "stay" else {}),
         "subject": {"reference": f"Patient/{patient_id}"},
         "issuer": HOSPITAL, "date": at,
         "lineItem": [{

@@ -3,7 +3,12 @@
 Every charge is idempotent by key and the invoice and claim are computed inside
 the database from the stored charges, so their totals equal the charges exactly
 however often an activity is retried, a worker restarts or the history replays.
-Stages bill as they go by calling ``record_charge`` with ``BILLING_ACTIVITY``.
+Stages bill as they go by calling ``record_charge`` with ``BILLING_ACTIVITY``; a charge
+recorded after this stay invoice goes on a supplementary invoice (``billing_repo``).
+
+The settlement task also takes the claim's withdrawal (``withdrawn``) or the invoice's
+cancellation with its claim (``cancelled``): the FHIR Invoice and Claim updates send those,
+and payment in full, here while the task is open, so one path records every settlement.
 """
 from __future__ import annotations
 
@@ -82,7 +87,7 @@ class BillingWorkflow:
 
     @workflow.update
     async def complete_task(self, done: TaskCompletion) -> TaskCompletionResult:
-        """Record the claim's payment (amount) or denial (reason) — once."""
+        """Record the claim's payment (amount), denial (reason), withdrawal, or the invoice's cancellation — once."""
         task = self._book.claim(done)
         inp = self._require_input()
         paid = _amount(done.payload["paid_amount"]) if done.payload["outcome"] == "paid" else None
@@ -118,8 +123,11 @@ class BillingWorkflow:
             reason = p.get("denial_reason")
             if not isinstance(reason, str) or not reason.strip() or len(reason) > 200:
                 raise invalid("payload.denial_reason: a denial reason code or phrase (1 to 200 characters)")
+        elif outcome in ("withdrawn", "cancelled"):
+            only_fields(p, {"outcome", "reference"})
         else:
-            raise invalid("payload.outcome: must be 'paid' or 'denied'")
+            raise invalid("payload.outcome: must be 'paid', 'denied', 'withdrawn' (the claim) or 'cancelled' "
+                          "(the invoice and its claim)")
         ref = p.get("reference")
         if ref is not None and (not isinstance(ref, str) or len(ref) > 80):
             raise invalid("payload.reference: a payment or remittance reference up to 80 characters")

@@ -46,13 +46,24 @@ class ChargeItem(Base):
     source_id: Mapped[str] = mapped_column(sa.String(120))
     occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
-    invoice_id: Mapped[str | None] = mapped_column(sa.String(80), index=True)
+    #: The one invoice the charge is billed on; fixed once set (trigger ``charge_items_billed_fixed``, 0906).
+    invoice_id: Mapped[str | None] = mapped_column(sa.ForeignKey("invoices.id"), index=True)
+    #: Set when the charge was entered in error: kept, never invoiced (check ``reversed_not_invoiced``).
+    reversed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    reversed_by: Mapped[str | None] = mapped_column(sa.String(60))
 
 
 class Invoice(Base):
     __tablename__ = "invoices"
+    __table_args__ = (
+        # The billing journey issues one stay invoice; later charges go on supplementary ones.
+        sa.Index("uq_invoices_one_stay_invoice", "encounter_id", unique=True,
+                 postgresql_where=sa.text("kind = 'stay'")),
+    )
     id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
-    encounter_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    encounter_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    #: ``stay`` (issued at discharge) or ``supplementary`` (late charges, or issued by a billing clerk).
+    kind: Mapped[str] = mapped_column(sa.String(20), server_default="stay")
     patient_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     journey_id: Mapped[str] = mapped_column(sa.String(80))
     status: Mapped[str] = mapped_column(sa.String(20))
@@ -65,12 +76,18 @@ class Invoice(Base):
 
 class Claim(Base):
     __tablename__ = "claims"
+    __table_args__ = (
+        # One active claim per invoice; a withdrawn (cancelled) one may be followed by another.
+        sa.Index("uq_claims_one_active_per_invoice", "invoice_id", unique=True,
+                 postgresql_where=sa.text("status = 'active'")),
+    )
     id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
-    invoice_id: Mapped[str] = mapped_column(sa.ForeignKey("invoices.id"), unique=True)
+    invoice_id: Mapped[str] = mapped_column(sa.ForeignKey("invoices.id"), index=True)
     encounter_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     patient_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     status: Mapped[str] = mapped_column(sa.String(20))
-    #: queued until settled, then ``paid`` or ``denied``.
+    #: queued until settled, then ``paid`` or ``denied``; ``withdrawn`` (the claim alone) or ``cancelled``
+    #: (with its invoice) when it was taken back before adjudication (``status`` is then ``cancelled``).
     outcome: Mapped[str] = mapped_column(sa.String(20), default="queued")
     payer: Mapped[str] = mapped_column(sa.String(80))
     currency: Mapped[str] = mapped_column(sa.String(3))

@@ -80,6 +80,7 @@ async def test_invalid_charges_are_refused(fhir, fhir_services, auth, admitted):
     assert count == 0
     cap = valid((await fhir.get("/fhir/r4/metadata")).json())
     by_type = {res["type"]: {i["code"] for i in res["interaction"]} for res in cap["rest"][0]["resource"]}
-    assert by_type["ChargeItem"] == {"read", "search-type", "create"}
-    assert (await fhir.put(f"/fhir/r4/ChargeItem/{uuid.uuid4()}", json=charge(pid, eid), headers=clerk)
-            ).status_code == 405
+    assert by_type["ChargeItem"] == {"read", "search-type", "create", "update"}  # update: a reversal only
+    missing = str(uuid.uuid4())
+    assert (await fhir.put(f"/fhir/r4/ChargeItem/{missing}", json={**charge(pid, eid), "id": missing},
+                           headers=clerk)).status_code == 404
