@@ -32,3 +32,10 @@ def load_or_create_index_key(path: Path) -> bytes:
 def patient_id_for(key: bytes, system: str, value: str) -> str:
     digest = hmac.new(key, f"patient|{system}|{value}".encode(), hashlib.sha256).digest()
     return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def admission_encounter_id(key: bytes, patient_id: str, request_key: str) -> str:
+    """The encounter id of an admission request: the same request (``request_key``: an idempotency key, or the
+    request itself with the day) for the same patient gives the same stay, whichever door it came through."""
+    digest = hmac.new(key, f"admission|{patient_id}|{request_key}".encode(), hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))

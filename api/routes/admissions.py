@@ -1,8 +1,6 @@
 """Admissions: the registration desk starts a patient's journey."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import uuid
 from datetime import UTC, datetime
@@ -14,7 +12,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.storage import repository as repo
-from activities.storage.identity import patient_id_for
+from activities.storage.identity import admission_encounter_id, patient_id_for
 from api.access import authorize
 from api.deps import CurrentUser, Services
 from api.schemas import AdmissionIn, AdmissionOut
@@ -83,8 +81,7 @@ def _encounter_id(services: ApiServices, patient_id: str, body: AdmissionIn, key
     """Same request, same day (or same Idempotency-Key) → same encounter, so retries converge."""
     if key is None:
         key = json.dumps(body.model_dump(mode="json"), sort_keys=True) + datetime.now(UTC).date().isoformat()
-    digest = hmac.new(services.index_key, f"admission|{patient_id}|{key}".encode(), hashlib.sha256).digest()
-    return str(uuid.UUID(bytes=digest[:16], version=4))
+    return admission_encounter_id(services.index_key, patient_id, key)
 
 
 async def _start(services: ApiServices, requested_by: str, body: AdmissionIn, patient_id: str,

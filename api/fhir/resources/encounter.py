@@ -1,5 +1,7 @@
-"""Encounter over ``hms.encounters``: read and search only — stays are opened, moved and closed by the
-admission and discharge journeys, so a FHIR write would bypass them (use the task API)."""
+"""Encounter over ``hms.encounters``. Stays are opened, moved and closed by the patient's journey, so
+writes go through it: a create is an admission (``encounter_writes``: the same journey as
+``POST /api/v1/admissions``, answered 202), and an update takes only what maps to the journey's
+actions (``encounter_updates``: the stated reason; discharge is refused with the route to use)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -11,14 +13,15 @@ from activities.storage import repository as repo
 from activities.storage.models import Encounter
 from api.fhir.params import SearchQuery, token_values
 from api.fhir.registry import Resource, ResourceType, register
+from api.fhir.resources import encounter_updates, encounter_writes
 from api.fhir.resources.common import coded, drop_none, iso, ref, ref_ids, user_ref
+from api.fhir.resources.encounter_writes import ACT_CODE, WARD_SYSTEM
 
-ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 JOURNEY_SYSTEM = "urn:hms:journey"
 
 
 def to_fhir(e: Encounter, reason: str, bed: str | None = None) -> Resource:
-    location = [{"location": {"identifier": {"system": "urn:hms:ward", "value": e.ward_id}, "display": e.ward_id},
+    location = [{"location": {"identifier": {"system": WARD_SYSTEM, "value": e.ward_id}, "display": e.ward_id},
                  "status": "active" if e.status == "in-progress" else "completed"}]
     if bed:
         location.append({"location": {"identifier": {"system": "urn:hms:bed", "value": bed}, "display": bed}})
@@ -64,11 +67,17 @@ def search(session: Session, cipher: FieldCipher, q: SearchQuery) -> list[Resour
 
 register(ResourceType(
     name="Encounter", policy_type="Encounter", model=FhirEncounter, read=read, search=search,
+    journey_create=encounter_writes.admit, journey_update=encounter_updates.update, new_id=encounter_writes.new_id,
     params={"_id": "token", "patient": "reference", "subject": "reference", "status": "token", "date": "date",
             "identifier": "token"},
     sorts={"_id": lambda r: r["id"], "date": lambda r: r.get("period", {}).get("start"),
            "_lastUpdated": lambda r: r["meta"].get("lastUpdated")},
     includes={"patient": "subject", "subject": "subject"},
-    documentation="Read and search only: stays are opened, moved and closed by the admission and discharge "
-                  "journeys (POST /api/v1/admissions); the journey id is Encounter.identifier (urn:hms:journey).",
+    documentation="Stays, owned by the patient's journey (Encounter.identifier urn:hms:journey). Create admits: "
+                  "subject a registered Patient, class IMP, one location with identifier urn:hms:ward, reasonCode "
+                  "text, optional ATND participant (urn:hms:user); it starts the journey of POST /api/v1/admissions "
+                  "and answers 202 with Content-Location (a repeat with the same identifier starts nothing new; a "
+                  "stay in progress is a 409). Update changes only reasonCode text of a stay in progress; status "
+                  "finished is refused (409: discharge through the journey), ward, attending, class, period and "
+                  "subject are refused (422). Not inside transaction Bundles.",
 ))

@@ -21,7 +21,7 @@ async def test_capability_statement_tells_what_is_served(fhir):
     cap = valid(r.json())
     by_type = {res["type"]: res for res in cap["rest"][0]["resource"]}
     assert {i["code"] for i in by_type["Patient"]["interaction"]} == {"read", "search-type", "create", "update"}
-    assert {i["code"] for i in by_type["Encounter"]["interaction"]} == {"read", "search-type"}
+    assert {i["code"] for i in by_type["Encounter"]["interaction"]} == {"read", "search-type", "create", "update"}
     assert {i["code"] for i in by_type["AuditEvent"]["interaction"]} == {"read", "search-type"}
     assert "Observation:patient" in by_type["Observation"]["searchInclude"]
     assert {"transaction", "batch"} <= {i["code"] for i in cap["rest"][0]["interaction"]}
@@ -108,7 +108,7 @@ async def test_errors_are_operation_outcomes(fhir, auth):
         (fhir.post("/fhir/r4/Patient", json={**new_patient(), "name": []}, headers={**h, **JSON}), 422),
         (fhir.post("/fhir/r4/Patient", json={**new_patient(), "birthDate": 12}, headers={**h, **JSON}), 422),
         (fhir.delete("/fhir/r4/Patient/x", headers=h), 405),
-        (fhir.post("/fhir/r4/Encounter", json={"resourceType": "Encounter"}, headers={**h, **JSON}), 405),
+        (fhir.post("/fhir/r4/Encounter", json={"resourceType": "Encounter"}, headers={**h, **JSON}), 422),
         (fhir.get("/fhir/r4/Patient/x"), 401),
     ]
     for call, status in cases:
