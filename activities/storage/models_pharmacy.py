@@ -67,7 +67,7 @@ class StockMovement(Base):
 
 
 class MedicationAdministration(Base):
-    """One eMAR entry: a scheduled dose given, held, refused or missed."""
+    """One eMAR entry: a scheduled dose given, held, refused or missed (possibly later marked entered in error)."""
 
     __tablename__ = "medication_administrations"
     id: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
@@ -79,6 +79,9 @@ class MedicationAdministration(Base):
     reason: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     recorded_by: Mapped[str] = mapped_column(sa.String(60))
     recorded_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    #: A correction (FHIR ``entered-in-error``): who nullified the record and when; the row stays as recorded.
+    entered_in_error_by: Mapped[str | None] = mapped_column(sa.String(60))
+    entered_in_error_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class AllergyIntolerance(Base):

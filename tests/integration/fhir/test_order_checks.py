@@ -83,6 +83,9 @@ async def test_orders_stay_out_of_transactions_and_the_capability_statement_list
     assert r.status_code == 400 and "transaction" in r.json()["issue"][0]["diagnostics"]
     cap = valid((await fhir.get("/fhir/r4/metadata")).json())
     by_type = {res["type"]: {i["code"] for i in res["interaction"]} for res in cap["rest"][0]["resource"]}
-    assert by_type["ServiceRequest"] == by_type["MedicationRequest"] == {"read", "search-type", "create"}
-    assert (await fhir.put(f"/fhir/r4/ServiceRequest/{uuid.uuid4()}", json=imaging_order(stay.patient_id),
-                           headers=h)).status_code == 405
+    assert by_type["ServiceRequest"] == by_type["MedicationRequest"] == {"read", "search-type", "create",
+                                                                          "update"}
+    missing = str(uuid.uuid4())  # an update changes an order's status through its journey: the order must exist
+    put = await fhir.put(f"/fhir/r4/ServiceRequest/{missing}", json={**imaging_order(stay.patient_id), "id": missing},
+                         headers=h)
+    assert put.status_code == 404, put.text
