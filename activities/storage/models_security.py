@@ -21,6 +21,9 @@ class ClinicalNote(Base):
     #: HL7 v3 confidentiality/sensitivity codes (FHIR ``meta.security``), e.g. ``PSY``.
     security: Mapped[list[str]] = mapped_column(ARRAY(sa.String(10)), server_default="{}")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    #: ``current`` or ``entered-in-error`` (FHIR DocumentReference.status); amendments keep the replaced text
+    #: in ``record_versions`` (``api.fhir.resources.note_updates``).
+    status: Mapped[str] = mapped_column(sa.String(20), server_default="current")
 
 
 class BreakGlassGrant(Base):

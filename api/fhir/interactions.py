@@ -168,8 +168,10 @@ async def update(services: ApiServices, user: Principal, rtype: str, rid: str, b
         raise FhirError(400, f"the body's id ({body.get('id')!r}) must equal the id in the URL ({rid!r})")
     current = await read(services, user, rtype, rid)  # 404, and the caller must be able to read it
     labels = sorted(set(reg.labels_of(current)) | set(reg.labels_of(body)))
+    extra = None if rt.policy_extra is None else await run_in_threadpool(session_call, services,
+                                                                          rt.policy_extra, current)
     await guard.check(services, user, rt, "update", patient_id=reg.patient_of(rt, current), resource_id=rid,
-                      security=labels)
+                      security=labels, extra=extra)
     ctx = WriteContext(user.user_id, services.index_key, services.field_cipher)
     stored = await run_in_threadpool(session_call, services, guarded_update, rt, fn, rid, body, ctx, if_match,
                                      write=True)

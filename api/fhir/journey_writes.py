@@ -19,11 +19,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+
 from api.auth import Principal
 from api.fhir import guard
 from api.fhir import registry as reg
 from api.fhir.errors import FhirError
-from api.fhir.interactions import read
+from api.fhir.interactions import read, session_call
 from api.fhir.registry import Accepted, ResourceType, WriteContext, Written
 from api.fhir.versions import finish, matches_if_match, validate
 from api.services import ApiServices
@@ -43,7 +45,7 @@ async def create(services: ApiServices, user: Principal, rt: ResourceType, body:
     ctx = WriteContext(user.user_id, services.index_key, services.field_cipher)
     body = {**body, "id": rt.new_id(body, ctx) if rt.new_id else str(uuid.uuid4())}
     await guard.check(services, user, rt, "create", patient_id=reg.patient_of(rt, body), resource_id=body["id"],
-                      security=reg.labels_of(body))
+                      security=reg.labels_of(body), extra=await policy_extra(services, rt, body))
     return _served(await rt.journey_create(services, user, rt, body))
 
 
@@ -58,8 +60,15 @@ async def update(services: ApiServices, user: Principal, rt: ResourceType, rid: 
         raise FhirError(412, f"If-Match {if_match} is not the current version of {rt.name}/{rid}")
     labels = sorted(set(reg.labels_of(current)) | set(reg.labels_of(body)))
     await guard.check(services, user, rt, "update", patient_id=reg.patient_of(rt, current), resource_id=rid,
-                      security=labels)
+                      security=labels, extra=await policy_extra(services, rt, current))
     return _served(await rt.journey_update(services, user, rt, rid, body, current))
+
+
+async def policy_extra(services: ApiServices, rt: ResourceType, resource: Any) -> dict[str, Any] | None:
+    """The type's facts for the policy about ``resource`` (None when the type has none)."""
+    if rt.policy_extra is None:
+        return None
+    return await run_in_threadpool(session_call, services, rt.policy_extra, resource)
 
 
 def _served(written: Written) -> Written:

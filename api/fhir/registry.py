@@ -60,6 +60,9 @@ JourneyCreateFn = Callable[[Any, Any, "ResourceType", Resource], Awaitable[Writt
 #: order cancelled, a payment recorded…): the framework has validated the body, checked ``If-Match`` against
 #: ``current`` (the resource as the caller may read it) and decided ``update``.
 JourneyUpdateFn = Callable[[Any, Any, "ResourceType", str, Resource, Resource], Awaitable[Written]]
+#: policy_extra(session, cipher, resource) -> facts the policy decides a write with (e.g. ``assigned_to``, the
+#: radiologist an imaging order is assigned to), from a create's body or the current resource of an update.
+PolicyExtraFn = Callable[[Session, FieldCipher, Resource], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class ResourceType:
     stage: StageFn | None = None
     journey_create: JourneyCreateFn | None = None
     journey_update: JourneyUpdateFn | None = None
+    policy_extra: PolicyExtraFn | None = None
     #: Search parameter name → FHIR type (token, date, reference, string).
     params: dict[str, str] = field(default_factory=dict)
     #: Sort parameter → value of a resource to sort by.

@@ -1,6 +1,9 @@
 """Bills and documents as FHIR: ChargeItem, Invoice, Claim (billing journey), Composition (discharge
-summaries) and DocumentReference (clinical notes, text encrypted per patient). Invoices, claims and
-summaries are read-only; charges and notes may also be created (``charge_writes``, ``note_writes``).
+summaries and clinicians' documents) and DocumentReference (clinical notes, text encrypted per patient).
+Compositions are written and amended sealed (``composition_writes``, read over both stores by
+``composition_reads``) and decided as notes; notes are amended, relabelled or withdrawn (``note_updates``);
+charges and notes may be created (``charge_writes``, ``note_writes``), a charge reversed
+(``charge_reversal``), invoices and claims created and settled (``invoice_writes``, ``claim_writes``).
 
 Invoices, claims and discharge summaries are stored as the FHIR resources the journeys generated;
 a note is served with its sensitivity labels in ``meta.security`` and decided as a ``Note``, so a
@@ -20,8 +23,17 @@ from activities.storage import security_repo
 from activities.storage.models_billing import ChargeItem, Claim, DischargeSummary, Invoice
 from activities.storage.models_security import ClinicalNote
 from api.fhir.registry import register
-from api.fhir.resources import charge_writes, note_writes
+from api.fhir.resources import (
+    charge_reversal,
+    charge_writes,
+    claim_writes,
+    composition_reads,
+    invoice_writes,
+    note_updates,
+    note_writes,
+)
 from api.fhir.resources.common import coded, iso, ref, user_ref
+from api.fhir.resources.identifiers import served as with_identifiers
 from api.fhir.resources.tabled import read_only
 
 LABELS = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -41,7 +53,8 @@ def _stored(row, status: str | None = None, updated=None) -> dict:
 def _charge(session, cipher, c: ChargeItem) -> dict:
     return {
         "resourceType": "ChargeItem", "id": c.id, "meta": {"lastUpdated": iso(c.created_at)},
-        "status": "billed" if c.invoice_id else "billable", "code": coded("urn:hms:tariff", c.code, c.description),
+        "status": "entered-in-error" if c.reversed_at else "billed" if c.invoice_id else "billable",
+        "code": coded("urn:hms:tariff", c.code, c.description),
         "subject": ref("Patient", c.patient_id), "context": ref("Encounter", c.encounter_id),
         "occurrenceDateTime": iso(c.occurred_at), "quantity": {"value": c.quantity},
         "priceOverride": {"value": float(c.amount), "currency": c.currency},
@@ -76,26 +89,51 @@ def _document(session, cipher, n: ClinicalNote) -> dict:
     }
 
 
-register(replace(read_only(
+register(with_identifiers(replace(read_only(
     name="ChargeItem", policy_type="ChargeItem", model=FhirCharge, table=ChargeItem, to_fhir=_charge,
     date_of=lambda r: r.get("occurrenceDateTime"), status_col=None, date_col="occurred_at", documentation=""),
-    create=charge_writes.create, new_id=charge_writes.new_id,
+    create=charge_writes.create, new_id=charge_writes.new_id, update=charge_reversal.update,
     documentation="Charges posted by the journeys' stages; create records a billable event (code from "
                   "urn:hms:tariff, context: the stay) priced from the tariff, idempotent on its first identifier "
-                  "(required), as the billing journey records charges."))
-read_only(name="Invoice", policy_type="Invoice", model=FhirInvoice, table=Invoice, to_fhir=_invoice,
-          date_of=lambda r: r.get("date"), date_col="created_at", documentation=BILLING)
-read_only(name="Claim", policy_type="Claim", model=FhirClaim, table=Claim, to_fhir=_claim,
-          date_of=lambda r: r.get("created"), patient_element="patient", date_col="created_at",
-          documentation=BILLING)
-read_only(name="Composition", policy_type="Journey", model=FhirComposition, table=DischargeSummary,
-          to_fhir=_composition, date_of=lambda r: r.get("date"), status_col=None, date_col="created_at",
-          documentation="Discharge summaries (LOINC 18842-5) written by the discharge journey; decided as the "
-                        "patient's journey record, so the care team reads them.")
+                  "(required), as the billing journey records charges; one posted after the stay's invoice goes "
+                  "on a supplementary Invoice with its Claim. Update only reverses a charge not yet invoiced "
+                  "(status entered-in-error: kept, never invoiced; a billed one is a 409).")))
 register(replace(read_only(
-    name="DocumentReference", policy_type="Note", model=FhirDocument, table=ClinicalNote, to_fhir=_document,
-    date_of=lambda r: r.get("date"), encounter_col=None, status_col=None, date_col="created_at", documentation=""),
-    create=note_writes.create, new_id=note_writes.new_id, stores_labels=True,
+    name="Invoice", policy_type="Invoice", model=FhirInvoice, table=Invoice, to_fhir=_invoice,
+    date_of=lambda r: r.get("date"), date_col="created_at", documentation=BILLING),
+    create=invoice_writes.create, new_id=invoice_writes.new_id, journey_update=invoice_writes.update, write_rank=6,
+    documentation="Stay invoices issued by the billing journey, and supplementary ones (type urn:hms:invoice-kind "
+                  "supplementary) for charges posted later. Create issues a supplementary invoice for a finished "
+                  "stay over the billable charges its lineItem.chargeItemReference names (all of them when none), "
+                  "totals computed from the charges (idempotent on the first identifier or the named charges). "
+                  "Update sets status balanced (paid in full) or cancelled, through the billing journey's "
+                  "settlement task while it is open."))
+register(replace(read_only(
+    name="Claim", policy_type="Claim", model=FhirClaim, table=Claim, to_fhir=_claim,
+    date_of=lambda r: r.get("created"), patient_element="patient", date_col="created_at", documentation=BILLING),
+    create=claim_writes.create, journey_update=claim_writes.update, write_rank=7,
+    documentation="Claims of invoices, submitted by the billing journey or by create (the invoice named by an "
+                  "identifier of system urn:hms:invoice, the payer by insurance.coverage.identifier of system "
+                  "urn:hms:payer; amounts are the invoice's; one active claim per invoice). Update only withdraws "
+                  "a claim not yet adjudicated (status cancelled); the insurer's payment or denial is recorded on "
+                  "the settlement path (the billing clerk's settlement task, or the Invoice's status)."))
+register(replace(composition_reads.extend(read_only(
+    name="Composition", policy_type="Note", model=FhirComposition, table=DischargeSummary, to_fhir=_composition,
+    date_of=lambda r: r.get("date"), status_col=None, date_col="created_at", documentation="")),
+    documentation="Clinical documents, decided as clinical notes (the care team; never a billing clerk or a "
+                  "pharmacist): discharge summaries (LOINC 18842-5) written by the discharge journey, and documents "
+                  "clinicians create (consult, progress, history and physical, procedure, transfer notes; content "
+                  "sealed per patient; idempotent on the identifier). Update amends (a preliminary document stays "
+                  "preliminary or becomes final, a final one becomes amended) as a new version, the replaced one "
+                  "kept sealed; subject, stay, type and author stay (422)."))
+register(with_identifiers(replace(read_only(
+    name="DocumentReference", policy_type="Note", model=FhirDocument, table=ClinicalNote,
+    to_fhir=note_updates.versioned(_document), date_of=lambda r: r.get("date"), encounter_col=None,
+    status_col=None, date_col="created_at", documentation=""),
+    create=note_writes.create, new_id=note_writes.new_id, update=note_updates.update, stores_labels=True,
     documentation="Clinical notes (text in content.attachment.data, text/plain), with sensitivity labels "
                   "(PSY, HIV, ETH, SDV, SEX) in meta.security; create stores the note as "
-                  "POST /api/v1/patients/{id}/notes does (idempotent on the first identifier)."))
+                  "POST /api/v1/patients/{id}/notes does (idempotent on the first identifier). Update amends the "
+                  "text (docStatus amended), relabels (decided on the old and new labels together) or sets status "
+                  "entered-in-error, as a new version (meta.versionId; the replaced one kept sealed); nothing "
+                  "else changes (422).")))

@@ -4,14 +4,14 @@ Re-runs the ledger's idempotent schema install, which now also creates the serve
 function the embedded ledger calls (``ledger.schema.APPEND_FUNCTION``); tables and rows are untouched.
 
 Revision ID: 0907
-Revises: 0901
+Revises: 0906
 """
 from __future__ import annotations
 
 from alembic import op
 
 revision = "0907"
-down_revision = "0901"
+down_revision = "0906"
 branch_labels = None
 depends_on = None
 

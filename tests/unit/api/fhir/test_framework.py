@@ -72,7 +72,8 @@ def test_capability_statement_comes_from_the_registry():
     listed = {r["type"]: {i["code"] for i in r["interaction"]} for r in cap["rest"][0]["resource"]}
     for rt in registry.all_types():
         assert listed[rt.name] == set(rt.interactions())
-        served = {"read": rt.read, "search-type": rt.search, "create": rt.create or rt.stage, "update": rt.update}
+        served = {"read": rt.read, "search-type": rt.search, "create": rt.create or rt.stage or rt.journey_create,
+                  "update": rt.update or rt.journey_update}
         if not rt.external:
             assert {name for name, fn in served.items() if fn} == listed[rt.name]
     assert listed["AuditEvent"] == {"read", "search-type"}
