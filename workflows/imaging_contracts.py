@@ -2,7 +2,8 @@
 
 Kept apart from ``workflows.imaging`` so the activities can import them without importing the
 workflow. Codes and identifiers only cross these boundaries; DICOM bytes stay in the database
-(``hms.imaging_blobs``) and only their SHA-256 travels through workflow history.
+(``hms.imaging_blobs``, sealed with the patient's key) and only the blob's keyed id travels through
+workflow history (in ``StudyAttachment.sha256``, the field's name from before the files were sealed).
 """
 from __future__ import annotations
 
