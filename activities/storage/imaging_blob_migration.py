@@ -17,25 +17,11 @@ import hashlib
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from activities.crypto.fields import DataErased, DataKey, FieldCipher
+from activities.crypto.fields import FieldCipher
 from activities.storage.imaging_blobs import blob_id, open_bytes, seal_bytes
+from activities.storage.sealing_migration import PatientKeys
 
 S = "hms"
-
-
-class _Keys:
-    """Data keys by patient (created for a patient who has none); None for an erased patient."""
-
-    def __init__(self, session: Session, cipher: FieldCipher) -> None:
-        self._session, self._cipher, self._keys = session, cipher, dict[str, DataKey | None]()
-
-    def __call__(self, patient_id: str, *, create: bool) -> DataKey | None:
-        if patient_id not in self._keys:
-            try:
-                self._keys[patient_id] = self._cipher.data_key(self._session, patient_id, create=create)
-            except DataErased:
-                self._keys[patient_id] = None
-        return self._keys[patient_id]
 
 
 def count(bind: sa.Connection, *, sealed: bool) -> int:
@@ -60,7 +46,7 @@ def _put(bind: sa.Connection, row_id: str, patient_id: str | None, size: int, da
 def seal_blobs(bind: sa.Connection, cipher: FieldCipher) -> None:
     """Seal every plaintext blob per patient (see the module's docstring); ``patient_id`` must be nullable."""
     with Session(bind=bind) as session:
-        keys = _Keys(session, cipher)
+        keys = PatientKeys(session, cipher)
         for old in bind.execute(sa.text(f"SELECT id FROM {S}.imaging_blobs WHERE patient_id IS NULL")).scalars().all():
             row = bind.execute(sa.text(f"SELECT size_bytes, data, created_at FROM {S}.imaging_blobs WHERE id = :i"),
                                {"i": old}).one()
@@ -81,7 +67,7 @@ def seal_blobs(bind: sa.Connection, cipher: FieldCipher) -> None:
 def open_blobs(bind: sa.Connection, cipher: FieldCipher) -> None:
     """Decrypt every sealed blob back to one plaintext row per file (keyed by its SHA-256, no patient)."""
     with Session(bind=bind) as session:
-        keys = _Keys(session, cipher)
+        keys = PatientKeys(session, cipher)
         rows = bind.execute(sa.text(f"SELECT id, patient_id FROM {S}.imaging_blobs WHERE patient_id IS NOT NULL")).all()
         for row_id, patient_id in rows:
             key = keys(patient_id, create=False)

@@ -66,7 +66,7 @@ def from_bytea(bind: sa.Connection, columns: tuple[Column, ...]) -> None:
                              f'USING convert_from("{c.column}", \'UTF8\')::{c.plain_type}'))
 
 
-class _Keys:
+class PatientKeys:
     """Data keys by patient, created for patients who have none; None for an erased patient."""
 
     def __init__(self, session: Session, cipher: FieldCipher) -> None:
@@ -90,7 +90,7 @@ def _nullable(bind: sa.Connection, c: Column) -> bool:
 def seal_rows(bind: sa.Connection, cipher: FieldCipher, columns: tuple[Column, ...], *, tasks: bool) -> None:
     """Encrypt the (now bytea, still plaintext) values in place; an erased patient's become NULL or empty."""
     with Session(bind=bind) as session:
-        keys = _Keys(session, cipher)
+        keys = PatientKeys(session, cipher)
         for c in columns:
             gone = None if _nullable(bind, c) else b""
             rows = bind.execute(sa.text(f'SELECT id, patient_id, "{c.column}" AS v FROM {S}.{c.table} '
@@ -105,7 +105,7 @@ def seal_rows(bind: sa.Connection, cipher: FieldCipher, columns: tuple[Column, .
         session.flush()
 
 
-def _seal_task_details(bind: sa.Connection, cipher: FieldCipher, keys: _Keys) -> None:
+def _seal_task_details(bind: sa.Connection, cipher: FieldCipher, keys: PatientKeys) -> None:
     for r in bind.execute(sa.text(f"SELECT id, patient_id, details FROM {S}.tasks WHERE patient_id <> ''")).all():
         plain, rest = split_details(dict(r.details or {}))
         key = keys(r.patient_id, create=True) if rest else None
@@ -117,7 +117,7 @@ def _seal_task_details(bind: sa.Connection, cipher: FieldCipher, keys: _Keys) ->
 def open_rows(bind: sa.Connection, cipher: FieldCipher, columns: tuple[Column, ...], *, tasks: bool) -> None:
     """Decrypt in place (the bytea then holds UTF-8 plaintext, for ``from_bytea``); an erased patient's: empty."""
     with Session(bind=bind) as session:
-        keys = _Keys(session, cipher)
+        keys = PatientKeys(session, cipher)
         for c in columns:
             gone = None if _nullable(bind, c) else ("{}" if c.kind == "json" else "").encode()
             rows = bind.execute(sa.text(f'SELECT id, patient_id, "{c.column}" AS v FROM {S}.{c.table} '

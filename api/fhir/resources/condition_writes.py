@@ -17,9 +17,9 @@ from activities.crypto.fields import FieldCipher
 from activities.storage import condition_repo as store
 from activities.storage.models import Encounter
 from api.fhir.errors import FhirError
-from api.fhir.registry import Resource, WriteContext, labels_of
+from api.fhir.registry import Resource, WriteContext
 from api.fhir.resources.common import known_patient, ref_of
-from api.fhir.resources.note_writes import LABELS
+from api.fhir.resources.note_writes import labels
 
 CATEGORIES = ("problem-list-item", "encounter-diagnosis")
 CLINICAL = ("active", "recurrence", "relapse", "inactive", "remission", "resolved")
@@ -64,16 +64,6 @@ def _code(body: Resource) -> None:
                         expression=["Condition.code.coding"])
 
 
-def _labels(body: Resource) -> list[str]:
-    """The sensitivity labels to keep; one this store cannot keep is refused, never dropped."""
-    found = labels_of(body)
-    unknown = sorted(set(found) - set(LABELS))
-    if unknown:
-        raise FhirError(422, f"unknown sensitivity label(s) {', '.join(unknown)}; use {', '.join(LABELS)}",
-                        expression=["Condition.meta.security"])
-    return found
-
-
 def _encounter(session: Session, body: Resource, patient_id: str) -> str | None:
     if body.get("encounter") is None:
         return None
@@ -102,7 +92,7 @@ def columns(session: Session, body: Resource) -> store.Columns:
         raise FhirError(422, f"a Condition is at most {MAX_BODY} characters of JSON")
     return store.Columns(patient_id=patient_id, encounter_id=_encounter(session, body, patient_id),
                          category=_category(body), clinical_status=clinical, verification_status=verification,
-                         security=_labels(body))
+                         security=labels(body, "Condition"))
 
 
 def _read_back(session: Session, cipher: FieldCipher, condition_id: str) -> Resource:

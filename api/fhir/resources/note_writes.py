@@ -57,13 +57,13 @@ def note_text(body: Resource) -> str:
     return text
 
 
-def labels(body: Resource) -> list[str]:
+def labels(body: Resource, rtype: str = "DocumentReference") -> list[str]:
     """The sensitivity labels to keep; a label this store cannot keep is refused, never dropped."""
     found = labels_of(body)
     unknown = sorted(set(found) - set(LABELS))
     if unknown:
         raise FhirError(422, f"unknown sensitivity label(s) {', '.join(unknown)}; use {', '.join(LABELS)}",
-                        expression=["DocumentReference.meta.security"])
+                        expression=[f"{rtype}.meta.security"])
     return found
 
 
