@@ -27,14 +27,17 @@ CANCELS = frozenset({"CA", "DC"})
 #: OBR-24 diagnostic service sections (HL7 table 0074) that are radiology.
 RADIOLOGY_SECTIONS = frozenset({"RAD", "RX", "CT", "NMR", "NMS", "RUS", "VUS", "OUS", "CUS"})
 #: The imaging catalogue: LOINC radiology codes (OBR-4) → DICOM modality and SNOMED CT body site.
+#: Comments give the display names as published (LOINC display name → SNOMED CT preferred term).
+#: 24558-9 used 113345001 |Abdominal structure| until the SNOMED CT revision of the abdomen concepts
+#: (January 2020 release), which made 818983003 the concept meant by "Abdomen".
 IMAGING_CATALOGUE: dict[str, tuple[str, str]] = {
-    "36643-5": ("CR", "51185008"),   # XR Chest 2 Views → thoracic structure
-    "24648-8": ("CR", "51185008"),   # XR Chest PA upright
-    "24627-2": ("CT", "51185008"),   # CT Chest
-    "24725-4": ("CT", "69536005"),   # CT Head → head structure
-    "24590-2": ("MR", "12738006"),   # MR Brain → brain structure
-    "24558-9": ("US", "113345001"),  # US Abdomen → abdominal structure
-    "24606-6": ("MG", "76752008"),   # MG Breast Screening → breast structure
+    "36643-5": ("CR", "51185008"),   # XR Chest 2 Views → Thoracic structure
+    "24648-8": ("CR", "51185008"),   # XR Chest PA upright → Thoracic structure
+    "24627-2": ("CT", "51185008"),   # CT Chest → Thoracic structure
+    "24725-4": ("CT", "69536005"),   # CT Head → Head structure
+    "24590-2": ("MR", "12738006"),   # MR Brain → Brain structure
+    "24558-9": ("US", "818983003"),  # US Abdomen → Abdomen
+    "24606-6": ("MG", "76752008"),   # MG Breast Screening → Breast structure
 }
 #: RXO-4 / RXE-5 give units (UCUM and common spellings) → the pharmacy order's units.
 UNITS = {"mg": "mg", "mcg": "mcg", "ug": "mcg", "g": "g", "ml": "mL", "mL": "mL", "u": "units", "U": "units",
