@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from threading import Lock
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
@@ -94,14 +96,20 @@ class ApiServices:
     directory: Directory = field(init=False)
     #: Sessions for a single read statement: autocommit, so no BEGIN/ROLLBACK round trips around it.
     reads: sessionmaker[Session] = field(init=False)
+    #: The same, without the ORM session (a prebuilt Core statement on a pooled connection): the hottest reads.
+    read_engine: sa.Engine | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.directory = Directory(self.sessions)
         bind = getattr(self.sessions, "kw", {}).get("bind")
-        self.reads = self.sessions if bind is None else sessionmaker(
-            bind.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+        self.read_engine = None if bind is None else bind.execution_options(isolation_level="AUTOCOMMIT")
+        self.reads = self.sessions if bind is None else sessionmaker(self.read_engine, expire_on_commit=False)
         if self.cipher is None:
             self.cipher = ephemeral_cipher()
+
+    def read_connection(self) -> AbstractContextManager[sa.Connection | Session]:
+        """An autocommit connection for one Core statement (a session where there is no engine, as in tests)."""
+        return self.read_engine.connect() if self.read_engine is not None else self.sessions()
 
     @property
     def field_cipher(self) -> FieldCipher:

@@ -101,7 +101,7 @@ def patient_view(session: Session, cipher: FieldCipher, patient_id: str) -> tupl
     return None if row is None else decode_chart(session, cipher, patient_id, row)
 
 
-def fetch_chart(session: Session, patient_id: str) -> sa.Row | None:
+def fetch_chart(session: Session | sa.Connection, patient_id: str) -> sa.Row | None:
     """The stored chart header of a patient (ciphertext and the wrapped data key), nothing decrypted, with
     what the policy needs about them (``policy_facts``) in the same row."""
     return session.execute(_PATIENT_VIEW, {"patient_id": patient_id}).first()

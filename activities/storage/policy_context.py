@@ -45,7 +45,7 @@ def _statement() -> sa.Select:
 _POLICY_CONTEXT = _statement()
 
 
-def policy_context(session: Session, patient_id: str) -> tuple[PatientContext, dict[str, str | None]] | None:
+def policy_context(session: Session | sa.Connection, patient_id: str) -> tuple[PatientContext, dict[str, str | None]] | None:
     """(stay context, consent status per purpose) of a registered patient; None for an unknown id.
 
     Same answers as ``repository.patient_context`` and ``consent_repo.consent_state`` together.

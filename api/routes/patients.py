@@ -39,8 +39,8 @@ def _fetch(services: ApiServices, patient_id: str) -> tuple[dict[str, Any], Any]
     """(the policy's resource, the stored chart row) of a registered patient; None for an unknown id."""
     if len(patient_id) > 36:
         return None
-    with services.reads() as s:  # one statement, no transaction around it
-        row = fetch_chart(s, patient_id)
+    with services.read_connection() as c:  # one statement, no transaction around it
+        row = fetch_chart(c, patient_id)
     return None if row is None else (patient_resource_of("Patient", patient_id, policy_facts(row)), row)
 
 

@@ -38,8 +38,8 @@ def known_patient_resource(services: ApiServices, rtype: str, patient_id: str, r
     """``patient_resource`` of a registered patient, None for an unknown id: one query answers both."""
     if len(patient_id) > 36:
         return None
-    with services.reads() as s:  # one statement: no transaction needed around it
-        found = policy_context(s, patient_id)
+    with services.read_connection() as c:  # one statement: no transaction needed around it
+        found = policy_context(c, patient_id)
     if found is None:
         return None
     return patient_resource_of(rtype, patient_id, found, resource_id, default_ward=default_ward, **extra)
