@@ -57,6 +57,8 @@ def create_app(services: ApiServices, connect_temporal: Callable[[], Awaitable[C
         await streams.start_listener(app)
         yield
         await streams.stop_listener(app)
+        if services.async_reads is not None:
+            await services.async_reads.aclose()
 
     app = FastAPI(title="HMS task API", version="1", lifespan=lifespan, **fastapi_options())
     app.state.services = services

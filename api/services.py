@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 from activities.crypto.fields import FieldCipher, ephemeral_cipher
 from activities.storage import repository as repo
+from api.async_reads import AsyncReads
 from api.auth import Principal, TokenVerifier
 from ledger.base import Ledger
 from policies.engine import PolicyEngine
@@ -98,11 +99,14 @@ class ApiServices:
     reads: sessionmaker[Session] = field(init=False)
     #: The same, without the ORM session (a prebuilt Core statement on a pooled connection): the hottest reads.
     read_engine: sa.Engine | None = field(init=False)
+    #: The hottest single-statement reads on the event loop (``api.async_reads``); None without an engine.
+    async_reads: AsyncReads | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.directory = Directory(self.sessions)
         bind = getattr(self.sessions, "kw", {}).get("bind")
         self.read_engine = None if bind is None else bind.execution_options(isolation_level="AUTOCOMMIT")
+        self.async_reads = None if bind is None else AsyncReads(bind)
         self.reads = self.sessions if bind is None else sessionmaker(self.read_engine, expire_on_commit=False)
         if self.cipher is None:
             self.cipher = ephemeral_cipher()

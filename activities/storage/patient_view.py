@@ -88,8 +88,8 @@ def _statement() -> sa.Select:
     )
 
 
-#: Built once: composing it costs more than running it.
-_PATIENT_VIEW = _statement()
+#: Built once: composing it costs more than running it. (Parameter: ``patient_id``.)
+CHART_STATEMENT = _PATIENT_VIEW = _statement()
 
 
 def patient_view(session: Session, cipher: FieldCipher, patient_id: str) -> tuple[PatientRecord, StayView | None] | None:

@@ -12,8 +12,15 @@ from activities.storage import consent_repo
 from activities.storage import repository as repo
 from activities.storage.db import make_session_factory
 from activities.storage.models_keys import PatientKey
-from activities.storage.patient_view import fetch_chart, patient_view, policy_facts
+from activities.storage.patient_view import (
+    CHART_STATEMENT,
+    decode_chart,
+    fetch_chart,
+    patient_view,
+    policy_facts,
+)
 from activities.storage.policy_context import policy_context
+from api.async_reads import APPLICATION_NAME, AsyncReads, CompiledRead
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +108,28 @@ def test_chart_row_carries_the_policy_context(db_engine, cipher, stays) -> None:
     bare = _register(sessions, cipher, stays=0)  # no consent recorded at all
     with sessions() as s:
         assert policy_facts(fetch_chart(s, bare)) == policy_context(s, bare)
+
+
+async def test_async_chart_read_equals_the_core_read_and_survives_a_lost_connection(db_engine, cipher) -> None:
+    """The event-loop read (``api.async_reads``) answers the same row; a kept connection the server dropped
+    is replaced on the next read instead of failing it."""
+    sessions = make_session_factory(db_engine)
+    pid = _register(sessions, cipher, stays=2, consent=[("TREAT", "active")])
+    reads = AsyncReads(db_engine)
+    chart = CompiledRead.of(CHART_STATEMENT, reads.dialect, "patient_id")
+    try:
+        row = await reads.first(chart, patient_id=pid)
+        with sessions() as s:
+            core = fetch_chart(s, pid)
+            assert decode_chart(None, cipher, pid, row) == decode_chart(s, cipher, pid, core)
+        assert policy_facts(row) == policy_facts(core)
+        assert await reads.first(chart, patient_id=str(uuid.uuid4())) is None
+        with db_engine.connect() as c:  # the server drops the connection the pool keeps
+            dropped = c.execute(sa.text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                        "WHERE datname = current_database() AND application_name = :a"),
+                                {"a": APPLICATION_NAME}).scalar()
+        assert dropped >= 1  # (other tests of this session may keep some too; they reconnect the same way)
+        again = await reads.first(chart, patient_id=pid)
+        assert decode_chart(None, cipher, pid, again) == decode_chart(None, cipher, pid, row)
+    finally:
+        await reads.aclose()
