@@ -6,7 +6,6 @@ so the policy and the ledger see the same people the hospital would.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Iterable
@@ -138,34 +137,50 @@ class ApiClient:
                     return t
             return None
 
-        return await self.poll(find, timeout, f"no {task_type} task reached the {role} inbox")
+        wakeups = self.wakeups
+        pushed = None if wakeups is None else (
+            lambda: wakeups.pushed_task(patient, task_type, match, task_role or role))
+        return await self.poll(find, timeout, f"no {task_type} task reached the {role} inbox", pushed=pushed)
 
     async def complete(self, task: dict[str, Any], user: str, role: str, payload: dict[str, Any]) -> dict[str, Any]:
         return await self.call("POST", f"/api/v1/tasks/{task['id']}/complete", user, role, json=payload)
 
-    async def poll(self, probe: Any, timeout: float, what: str) -> Any:
+    async def poll(self, probe: Any, timeout: float, what: str, *, pushed: Any = None) -> Any:
         """Await ``probe()`` until it returns something other than None, backing off up to the max interval.
 
         With wake-ups (``use_push``) and a current patient (``client_push.current_patient``), the
         next probe comes when an event for that patient is pushed, or after a longer fallback.
+        ``pushed()``: what the pushed events already show (None if not yet). With it, a wake-up is
+        answered from the events alone and the API is asked only at the start and when the fallback
+        interval passes without the awaited event (a task the stream's watcher may not see).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         interval = self.poll_interval
         patient = current_patient.get() if self.wakeups is not None else None
         ceiling = self.push_fallback if patient else self.max_poll_interval
+        if pushed is not None and patient:  # the events end the wait; the interval is only the fallback
+            interval = max(interval, self.push_fallback / 4)
+        woke = False
         while True:
             wake = self.wakeups.armed(patient) if patient and self.wakeups is not None else None
-            found = await probe()
+            from_events = pushed is not None and wake is not None
+            found = pushed() if from_events else None
+            if found is None and not (woke and from_events):
+                found = await probe()
             if found is not None:
                 return found
             if loop.time() > deadline:
                 raise TimeoutError(f"{what} within {timeout:g} s")
+            woke = False
             if wake is None:
                 await asyncio.sleep(interval)
             else:
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(wake.wait(), interval)
+                    woke = True
+                except TimeoutError:
+                    pass
             interval = min(interval * 1.5, ceiling)
 
     async def use_push(self, wards: Iterable[str]) -> None:

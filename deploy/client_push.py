@@ -4,8 +4,9 @@ A driver waiting for "the bed-cleaning task is in the nurse's inbox" used to ask
 0.1–0.5 s, each ask an authorised, audited request. With ``Wakeups`` the driver subscribes once
 per ward to ``/ws/wards/{ward}`` (as the ward's nurse, or its attending where no nurse is seeded)
 and asks again when an event for *its* patient arrives (a task opened or closed, vitals, a
-result, the stay's status), with a slow fallback poll for what has no event (a journey's child
-stage that changes only in workflow state).
+result, the stay's status), with a slow fallback poll for what has no event. A task it waits for
+is usually in the pushed event itself (the task's id, type, status and details, as the watcher may
+see them), so the wait ends without asking the inbox at all (``pushed_task``).
 
 Which patient a wait is about is carried in a context variable (``current_patient``), set by the
 journey driver once the admission answered; the waits inside it inherit it.
@@ -49,6 +50,8 @@ class Wakeups:
         self._settings = settings
         self._events: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        #: The latest pushed state of each task, by patient then task id (what the watcher was allowed to see).
+        self._pushed: defaultdict[str, dict[str, dict]] = defaultdict(dict)
         self.received = 0
 
     def watch(self, ward: str) -> None:
@@ -67,9 +70,23 @@ class Wakeups:
                 patient = event.get("patient_id")
                 if patient:
                     self.received += 1
+                    data = event.get("data")
+                    if event.get("kind") == "task" and isinstance(data, dict) and data.get("id"):
+                        self._pushed[patient][str(data["id"])] = data
                     self._events[patient].set()
         except Exception as exc:  # noqa: BLE001 - a refused or failing stream leaves the fallback polling
             log.warning("ward stream %s ended (%s); waits fall back to polling", ward, type(exc).__name__)
+
+    def pushed_task(self, patient: str, task_type: str, match: dict | None = None,
+                    role: str | None = None) -> dict | None:
+        """An open task of ``task_type`` for ``patient`` (details containing ``match``) as last pushed, if any:
+        the task's id and details as the inbox would list them, without asking the inbox."""
+        for task in self._pushed.get(patient, {}).values():
+            if (task.get("type") == task_type and task.get("status") == "open"
+                    and (role is None or task.get("role") == role)
+                    and all((task.get("details") or {}).get(k) == v for k, v in (match or {}).items())):
+                return task
+        return None
 
     def armed(self, patient: str) -> asyncio.Event:
         """The patient's wake-up, cleared: call before probing, then wait on it if the probe found nothing."""

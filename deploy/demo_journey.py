@@ -191,7 +191,11 @@ class JourneyDriver:
                         raise
             return None
 
-        task = await api.poll(med_rec, self.step_timeout, "no medication-reconciliation task")
+        def pushed() -> dict[str, Any] | None:
+            return None if api.wakeups is None else api.wakeups.pushed_task(
+                v.patient_id, "medication-reconciliation", role="attending_physician")
+
+        task = await api.poll(med_rec, self.step_timeout, "no medication-reconciliation task", pushed=pushed)
         orders = task["details"].get("orders", [])
         await api.complete(task, v.attending, "attending_physician",
                            {"decisions": {o: v.at_discharge.get(o, "stop") for o in orders}})

@@ -133,7 +133,14 @@ async def run_medication(api: ApiClient, v: Visit, plan: MedPlan, timeout: float
                 return t
         return None
 
-    task = await api.poll(first_dose, timeout, f"no first dose of order {order_id} was scheduled")
+    def pushed() -> dict[str, Any] | None:
+        if api.wakeups is None:
+            return None
+        match = {"order_id": order_id}
+        return (api.wakeups.pushed_task(v.patient_id, "medication-administration", match, "nurse")
+                or api.wakeups.pushed_task(v.patient_id, "medication-stock", match, "pharmacist"))
+
+    task = await api.poll(first_dose, timeout, f"no first dose of order {order_id} was scheduled", pushed=pushed)
     if task["type"] == "medication-stock":  # not enough stock: the pharmacist cancels the order
         await api.complete(task, *PHARMACIST, {"action": "cancel", "reason": "out of stock"})
         v.tasks["pharmacist"] += 1
