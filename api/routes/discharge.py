@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from temporalio.service import RPCError
 
-from activities.storage import discharge_repo
+from activities.storage import clinical_documents, discharge_repo
 from activities.storage import repository as repo
 from api.access import authorize
 from api.deps import CurrentUser, Services
+from api.fhir.resources import composition_reads
 from api.routes.resources import patient_resource
 from api.routes.stages import journey_state
 from api.services import ApiServices
@@ -65,7 +66,8 @@ async def start_discharge(journey_id: str, user: CurrentUser, services: Services
 
 @router.get("/{journey_id}/discharge-summary")
 async def discharge_summary(journey_id: str, user: CurrentUser, services: Services) -> dict[str, Any]:
-    """The stay's discharge summary (FHIR R4 Composition); the patient's care team, per policy."""
+    """The stay's discharge summary (FHIR R4 Composition), as last amended (``PUT /fhir/r4/Composition/{id}``)
+    if it was; the patient's care team, per policy."""
     found = await run_in_threadpool(_summary, services, journey_id)
     if found is None:
         raise HTTPException(404, f"journey {journey_id} has no discharge summary")
@@ -81,5 +83,10 @@ def _summary(services: ApiServices, journey_id: str) -> dict[str, Any] | None:
         if row is None:
             return None
         enc = repo.encounter_by_journey(s, journey_id)
+        amended = clinical_documents.get(s, row.id)  # a clinician's amendment (FHIR Composition update) wins
+        if amended is not None:
+            return {"patient_id": row.patient_id, "security": list(amended.security),
+                    "resource": composition_reads.document(s, services.field_cipher, amended),
+                    "ward": enc.ward_id if enc else None}
         return {"patient_id": row.patient_id, "security": list(row.security), "resource": row.resource,
                 "ward": enc.ward_id if enc else None}

@@ -64,6 +64,9 @@ class NoteOut(BaseModel):
     sensitivity: list[str]
     meta: dict[str, Any]
     created_at: datetime
+    #: ``current``, or ``entered-in-error`` once corrected (FHIR DocumentReference update); the text is the
+    #: latest version (an amendment keeps the replaced one).
+    status: str = "current"
 
 
 @router.post("/api/v1/patients/{patient_id}/notes", status_code=201, response_model=NoteCreated)
@@ -117,5 +120,5 @@ def _read(services: ApiServices, note_id: str) -> NoteOut:
             raise HTTPException(404, f"note {note_id} not found")
         text = security_repo.note_text(s, services.field_cipher, note)
         return NoteOut(id=note.id, patient_id=note.patient_id, encounter_id=note.encounter_id, author=note.author_id,
-                       text=text, sensitivity=list(note.security), created_at=note.created_at,
+                       text=text, sensitivity=list(note.security), created_at=note.created_at, status=note.status,
                        meta={"security": [{"system": LABEL_SYSTEM, "code": code} for code in note.security]})

@@ -222,6 +222,9 @@ async def test_compositions_are_sealed_versioned_and_not_for_billing(api: httpx.
     assert sorted(e["resource"]["meta"]["versionId"] for e in listed["entry"]) == ["2", "2"]
     with make_session_factory(db_engine)() as s:
         assert discharge_repo.summary_of_journey(s, ids["journey_id"]).resource["status"] == "final"
+    via_task_api = (await api.get(f"/api/v1/journeys/{ids['journey_id']}/discharge-summary",
+                                  headers=auth("attending-1", "attending_physician"))).json()
+    assert via_task_api["status"] == "amended" and "Cardiology clinic" in via_task_api["section"][2]["text"]["div"]
 
 
 async def test_notes_are_amended_relabelled_and_withdrawn(api: httpx.AsyncClient, auth,  # noqa: ANN001
@@ -263,6 +266,8 @@ async def test_notes_are_amended_relabelled_and_withdrawn(api: httpx.AsyncClient
                           headers=_h(auth, "billing-1", "billing_clerk"))).status_code == 403
     withdrawn = await api.put(url, json={**r.json(), "status": "entered-in-error"}, headers=doctor)
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "entered-in-error"
+    task_api = (await api.get(f"/api/v1/notes/{nid}", headers=auth("attending-1", "attending_physician"))).json()
+    assert task_api["status"] == "entered-in-error"  # the task API's note says so too
     assert (await api.put(url, json=withdrawn.json(), headers=doctor)).status_code == 200  # nothing changes
     assert (await api.put(url, json={**withdrawn.json(), "status": "current"}, headers=doctor)).status_code == 409
     with make_session_factory(db_engine)() as s:
