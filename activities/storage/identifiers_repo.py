@@ -106,3 +106,9 @@ def of_resources(session: Session, cipher: FieldCipher, resource_type: str,
 
 
 __all__ = ["IdentifierConflict", "matching", "of_resources", "record", "system_index", "value_index"]
+
+
+def charge_key(cipher: FieldCipher, system: str, value: str) -> str:
+    """The idempotency key of a charge posted over FHIR with this identifier: ``fhir|<blind index>``, so the
+    key (and the charge id derived from it) never holds the identifier itself (an accession number, say)."""
+    return f"fhir|{system_index(cipher, 'ChargeItem', system, value).hex()}"

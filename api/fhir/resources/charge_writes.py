@@ -2,7 +2,8 @@
 ``billing_repo.record_charge`` as the billing activities' ``record_charge`` stores the journeys' charges:
 priced from the tariff, once per idempotency key, so the stay's invoice picks it up like any other.
 
-The idempotency key comes from the first identifier (required); the charge id derives from the key,
+The idempotency key is a blind index of the first identifier (required; the identifier itself is kept
+only sealed, below); the charge id derives from the key,
 so a resent charge answers 200 with the stored one and the same key on another stay is a 409.
 The identifiers are kept with the charge (``identifiers``, sealed), served on its reads and searchable.
 The tariff sets the price: a ``priceOverride`` is accepted only when it is the tariff's amount.
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from activities.billing_tariff import UnknownTariffCode, load_tariff
 from activities.crypto.fields import FieldCipher
-from activities.storage import billing_repo
+from activities.storage import billing_repo, identifiers_repo
 from activities.storage.observations_repo import parse_instant
 from api.fhir.errors import FhirError
 from api.fhir.registry import Resource, WriteContext, get
@@ -27,19 +28,26 @@ TARIFF_SYSTEM = "urn:hms:tariff"
 SOURCE = "fhir"
 
 
-def idempotency_key(body: Resource) -> str:
-    """``fhir|system|value`` of the first identifier (422 when there is none: a charge must not double)."""
+def identifier_of(body: Resource) -> tuple[str, str]:
+    """(system, value) of the first identifier (422 when there is none: a charge must not double)."""
     idents = body.get("identifier") or []
     first = idents[0] if idents and isinstance(idents[0], dict) else {}
-    key = f"{SOURCE}|{first.get('system') or ''}|{first.get('value') or ''}"
-    if not first.get("value") or len(key) > 200:
-        raise FhirError(422, "ChargeItem.identifier: one identifier (its key under 200 characters) makes the charge "
-                             "idempotent and is required", expression=["ChargeItem.identifier"])
-    return key
+    system, value = str(first.get("system") or ""), str(first.get("value") or "")
+    if not value or len(system) + len(value) > 190:
+        raise FhirError(422, "ChargeItem.identifier: one identifier (system and value under 190 characters) makes "
+                             "the charge idempotent and is required", expression=["ChargeItem.identifier"])
+    return system, value
+
+
+def idempotency_key(cipher: FieldCipher, body: Resource) -> str:
+    """``fhir|<blind index of the first identifier>``: the key (and the charge id derived from it) never holds
+    the identifier itself, which may be a department's accession number for the patient."""
+    return identifiers_repo.charge_key(cipher, *identifier_of(body))
 
 
 def new_id(body: Resource, ctx: WriteContext) -> str:
-    return billing_repo.charge_id_for(idempotency_key(body))
+    assert ctx.cipher is not None
+    return billing_repo.charge_id_for(idempotency_key(ctx.cipher, body))
 
 
 def _quantity(body: Resource) -> int:
@@ -90,11 +98,11 @@ def create(session: Session, cipher: FieldCipher, body: Resource, ctx: WriteCont
     if enc is None or enc.patient_id != patient_id:
         raise FhirError(422, "ChargeItem.context must reference a stay of the subject",
                         expression=["ChargeItem.context"])
-    key = idempotency_key(body)
+    key = idempotency_key(cipher, body)
     try:
         charge, created = billing_repo.record_charge(
             session, load_tariff(), key=key, encounter_id=enc.id, patient_id=patient_id, journey_id=enc.journey_id,
-            code=str(code), quantity=quantity, source=SOURCE, source_id=key.split("|", 2)[2][:120],
+            code=str(code), quantity=quantity, source=SOURCE, source_id=key.split("|", 1)[1][:120],
             occurred_at=_occurred(body))
     except billing_repo.BillingConflict as exc:
         raise FhirError(409, str(exc)) from None

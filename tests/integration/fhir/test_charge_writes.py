@@ -39,6 +39,9 @@ async def test_a_charge_is_priced_stored_once_and_billed_with_the_stay(fhir, fhi
         rows = billing_repo.charges_of(s, stay.encounter_id)
     assert [(c.id, c.code, c.quantity, str(c.amount), c.source) for c in rows] == [
         (created["id"], "IMG-XR", 2, "900.00", "fhir")]
+    accession = body["identifier"][0]["value"]  # kept only sealed: the key and source id are a blind index
+    assert accession not in rows[0].idempotency_key and accession not in rows[0].source_id
+    assert rows[0].idempotency_key == f"fhir|{rows[0].source_id}"
     listed = await fhir.get(f"/api/v1/encounters/{stay.encounter_id}/charges", headers=clerk)
     assert listed.status_code == 200 and listed.json()["total"] == "900.00"
     other = admitted()
