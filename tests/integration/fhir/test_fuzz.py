@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from activities.storage.models_observations import Observation
-from api.fhir import registry as reg
 from api.app import create_app
+from api.fhir import registry as reg
 from tests.integration.fhir.conftest import FHIR, observation
 
 #: Every served type (writes of each: stored, staged and journey writes alike), plus two that are not.
