@@ -95,9 +95,7 @@ class ApiServices:
     #: ``deploy.services.run_api`` passes the key-file cipher of ``$HMS_HOME/keys``).
     cipher: FieldCipher | None = None
     directory: Directory = field(init=False)
-    #: Sessions for a single read statement: autocommit, so no BEGIN/ROLLBACK round trips around it.
-    reads: sessionmaker[Session] = field(init=False)
-    #: The same, without the ORM session (a prebuilt Core statement on a pooled connection): the hottest reads.
+    #: Autocommit connections for a single prebuilt Core statement: no BEGIN/ROLLBACK round trips around it.
     read_engine: sa.Engine | None = field(init=False)
     #: The hottest single-statement reads on the event loop (``api.async_reads``); None without an engine.
     async_reads: AsyncReads | None = field(init=False)
@@ -107,7 +105,6 @@ class ApiServices:
         bind = getattr(self.sessions, "kw", {}).get("bind")
         self.read_engine = None if bind is None else bind.execution_options(isolation_level="AUTOCOMMIT")
         self.async_reads = None if bind is None else AsyncReads(bind)
-        self.reads = self.sessions if bind is None else sessionmaker(self.read_engine, expire_on_commit=False)
         if self.cipher is None:
             self.cipher = ephemeral_cipher()
 

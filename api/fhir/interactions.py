@@ -168,8 +168,7 @@ async def update(services: ApiServices, user: Principal, rtype: str, rid: str, b
         raise FhirError(400, f"the body's id ({body.get('id')!r}) must equal the id in the URL ({rid!r})")
     current = await read(services, user, rtype, rid)  # 404, and the caller must be able to read it
     labels = sorted(set(reg.labels_of(current)) | set(reg.labels_of(body)))
-    extra = None if rt.policy_extra is None else await run_in_threadpool(session_call, services,
-                                                                          rt.policy_extra, current)
+    extra = await policy_extra(services, rt, current)
     await guard.check(services, user, rt, "update", patient_id=reg.patient_of(rt, current), resource_id=rid,
                       security=labels, extra=extra)
     ctx = WriteContext(user.user_id, services.index_key, services.field_cipher)
@@ -177,6 +176,13 @@ async def update(services: ApiServices, user: Principal, rtype: str, rid: str, b
                                      write=True)
     await notify_results(services, [stored])
     return finish(stored)[0]
+
+
+async def policy_extra(services: ApiServices, rt: ResourceType, resource: Any) -> dict[str, Any] | None:
+    """The type's facts for the policy about ``resource`` for a write decision (None when the type has none)."""
+    if rt.policy_extra is None:
+        return None
+    return await run_in_threadpool(session_call, services, rt.policy_extra, resource)
 
 
 def guarded_update(session: Any, cipher: Any, rt: ResourceType, fn: Any, rid: str, body: Resource,

@@ -19,13 +19,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-
 from api.auth import Principal
 from api.fhir import guard
 from api.fhir import registry as reg
 from api.fhir.errors import FhirError
-from api.fhir.interactions import read, session_call
+from api.fhir.interactions import policy_extra, read
 from api.fhir.registry import Accepted, ResourceType, WriteContext, Written
 from api.fhir.versions import finish, matches_if_match, validate
 from api.services import ApiServices
@@ -62,13 +60,6 @@ async def update(services: ApiServices, user: Principal, rt: ResourceType, rid: 
     await guard.check(services, user, rt, "update", patient_id=reg.patient_of(rt, current), resource_id=rid,
                       security=labels, extra=await policy_extra(services, rt, current))
     return _served(await rt.journey_update(services, user, rt, rid, body, current))
-
-
-async def policy_extra(services: ApiServices, rt: ResourceType, resource: Any) -> dict[str, Any] | None:
-    """The type's facts for the policy about ``resource`` (None when the type has none)."""
-    if rt.policy_extra is None:
-        return None
-    return await run_in_threadpool(session_call, services, rt.policy_extra, resource)
 
 
 def _served(written: Written) -> Written:
