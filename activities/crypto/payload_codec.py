@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 from activities.crypto.keyring import KeyRingFile, UnknownKey
+from workflows.payload_converter import data_converter
 
 ENCODING = b"binary/encrypted"
 CIPHER = b"AES-256-GCM"
@@ -72,5 +72,5 @@ def _aad(key_id: str) -> bytes:
 
 def encrypted_data_converter(keys: KeyRingFile) -> DataConverter:
     """The project's converter (pydantic JSON) with every payload, failure messages included, encrypted."""
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(keys),
+    return dataclasses.replace(data_converter, payload_codec=EncryptionCodec(keys),
                                failure_converter_class=DefaultFailureConverterWithEncodedAttributes)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -28,6 +27,7 @@ from ledger.embedded import EmbeddedLedger
 from ledger.keys import load_or_create_signing_key
 from ml.runtime import ModelRegistry
 from workflows import search_attributes as sa_keys
+from workflows.payload_converter import data_converter
 from workflows.registry import WORKFLOWS, workflow_runner
 from workflows.search_attributes import SEARCH_ATTRIBUTES
 
@@ -74,7 +74,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     keys = [sa_keys.PATIENT_ID, sa_keys.WARD, sa_keys.STAGE, sa_keys.OPEN_TASK_ROLES, sa_keys.ACUITY]
     assert {k.name for k in keys} == set(SEARCH_ATTRIBUTES)
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=_binary("temporal"), data_converter=pydantic_data_converter,
+        dev_server_existing_path=_binary("temporal"), data_converter=data_converter,
         search_attributes=keys, dev_server_log_level="error")
     yield env
     await env.shutdown()
@@ -83,7 +83,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_binary("temporal-test-server"), data_converter=pydantic_data_converter)
+        test_server_existing_path=_binary("temporal-test-server"), data_converter=data_converter)
     await ensure_search_attributes(env.client)
     yield env
     await env.shutdown()

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.storage.migrate import upgrade
@@ -30,6 +29,7 @@ from deploy.temporal_setup import ensure_search_attributes
 from ledger.embedded import EmbeddedLedger
 from ledger.keys import load_or_create_signing_key
 from tests.conftest import create_database
+from workflows.payload_converter import data_converter
 
 OUT = Path(__file__).with_name("histories")
 
@@ -59,11 +59,11 @@ async def recording(*, seed: bool = True, dev_server: bool = False) -> AsyncIter
     ledger = EmbeddedLedger(engine, key, key_id)
     if dev_server:
         env = await WorkflowEnvironment.start_local(dev_server_existing_path=_binary("temporal"),
-                                                    data_converter=pydantic_data_converter,
+                                                    data_converter=data_converter,
                                                     dev_server_log_level="error")
     else:
         env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=_binary("temporal-test-server"),
-                                                            data_converter=pydantic_data_converter)
+                                                            data_converter=data_converter)
     try:
         await ensure_search_attributes(env.client)
         yield Recording(env, engine, ledger, home)

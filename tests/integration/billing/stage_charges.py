@@ -10,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 from temporalio import activity
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
@@ -18,6 +17,7 @@ from activities.registry import build_activities
 from activities.storage.db import make_session_factory
 from ledger.embedded import EmbeddedLedger
 from ml.runtime import ModelRegistry
+from workflows.payload_converter import data_converter
 from workflows.registry import WORKFLOWS
 
 
@@ -91,7 +91,7 @@ def charge_count(engine: sa.Engine, key: str) -> int:
 
 async def assert_replays(handle: WorkflowHandle) -> None:
     """The finished history replays on the current code (the charge is part of it, not re-run)."""
-    replay = await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(
+    replay = await Replayer(workflows=WORKFLOWS, data_converter=data_converter).replay_workflow(
         await handle.fetch_history())
     assert replay.replay_failure is None
 

@@ -13,7 +13,6 @@ from fhir.resources.R4B.claim import Claim
 from fhir.resources.R4B.invoice import Invoice
 from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
@@ -30,6 +29,7 @@ from workflows.billing import BillingWorkflow
 from workflows.billing_contracts import BedDaysInput, ChargeInput, ClaimInput, InvoiceInput
 from workflows.contracts import AuditContext, DischargeRequest, JourneyState, TaskCompletion
 from workflows.journey import PatientJourney
+from workflows.payload_converter import data_converter
 from workflows.registry import WORKFLOWS
 
 pytestmark = pytest.mark.integration
@@ -164,7 +164,7 @@ async def test_totals_equal_charges_after_retries_and_replay(temporal_env: Workf
         assert inv.status == "balanced" and claim.outcome == "paid" and claim.paid_amount == expected_total()
 
         history = await handle.fetch_history()
-    replay = await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
+    replay = await Replayer(workflows=WORKFLOWS, data_converter=data_converter).replay_workflow(history)
     assert replay.replay_failure is None
     assert_totals_exact(db_engine, enc)
     events = [e.event for e in ledger.query(patient_id=state.patient_id)]

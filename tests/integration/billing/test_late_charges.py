@@ -18,7 +18,6 @@ from fhir.resources.R4B.claim import Claim
 from fhir.resources.R4B.invoice import Invoice
 from sqlalchemy.orm import Session
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -35,6 +34,7 @@ from workflows.billing import BillingWorkflow
 from workflows.billing_contracts import ChargeInput
 from workflows.contracts import AuditContext, DischargeRequest, JourneyState
 from workflows.journey import PatientJourney
+from workflows.payload_converter import data_converter
 from workflows.registry import WORKFLOWS
 
 pytestmark = pytest.mark.integration
@@ -87,7 +87,7 @@ async def put_status(api: httpx.AsyncClient, headers: dict[str, str], rtype: str
 
 
 async def replays(handle: WorkflowHandle) -> None:
-    replay = await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(
+    replay = await Replayer(workflows=WORKFLOWS, data_converter=data_converter).replay_workflow(
         await handle.fetch_history())
     assert replay.replay_failure is None
 

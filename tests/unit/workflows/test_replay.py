@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from tests.unit.workflows.changed_admission import ChangedAdmissionWorkflow
 from workflows.journey import PatientJourney
+from workflows.payload_converter import data_converter
 from workflows.registry import WORKFLOWS, workflow_runner
 
 HISTORIES = Path(__file__).parents[2] / "replay" / "histories"
@@ -25,7 +25,7 @@ def load(name: str) -> WorkflowHistory:
 
 @pytest.mark.parametrize("name", sorted(p.name for p in HISTORIES.glob("*.json")))
 async def test_committed_history_replays(name: str) -> None:
-    result = await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter,
+    result = await Replayer(workflows=WORKFLOWS, data_converter=data_converter,
                             workflow_runner=workflow_runner()).replay_workflow(load(name))
     assert result.replay_failure is None
 
@@ -39,6 +39,6 @@ def test_every_workflow_type_has_a_history() -> None:
 
 
 async def test_incompatible_change_is_caught() -> None:
-    replayer = Replayer(workflows=[ChangedAdmissionWorkflow, PatientJourney], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ChangedAdmissionWorkflow, PatientJourney], data_converter=data_converter)
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(load("admission_plain.json"))
