@@ -140,12 +140,14 @@ class ApiClient:
         wakeups = self.wakeups
         pushed = None if wakeups is None else (
             lambda: wakeups.pushed_task(patient, task_type, match, task_role or role))
-        return await self.poll(find, timeout, f"no {task_type} task reached the {role} inbox", pushed=pushed)
+        return await self.poll(find, timeout, f"no {task_type} task reached the {role} inbox", pushed=pushed,
+                               probe_first=False)
 
     async def complete(self, task: dict[str, Any], user: str, role: str, payload: dict[str, Any]) -> dict[str, Any]:
         return await self.call("POST", f"/api/v1/tasks/{task['id']}/complete", user, role, json=payload)
 
-    async def poll(self, probe: Any, timeout: float, what: str, *, pushed: Any = None) -> Any:
+    async def poll(self, probe: Any, timeout: float, what: str, *, pushed: Any = None,
+                   probe_first: bool = True) -> Any:
         """Await ``probe()`` until it returns something other than None, backing off up to the max interval.
 
         With wake-ups (``use_push``) and a current patient (``client_push.current_patient``), the
@@ -153,6 +155,8 @@ class ApiClient:
         ``pushed()``: what the pushed events already show (None if not yet). With it, a wake-up is
         answered from the events alone and the API is asked only at the start and when the fallback
         interval passes without the awaited event (a task the stream's watcher may not see).
+        ``probe_first=False`` skips the opening ask when events are followed (the awaited state cannot be
+        there yet, e.g. right after the request that starts it).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -161,7 +165,7 @@ class ApiClient:
         ceiling = self.push_fallback if patient else self.max_poll_interval
         if pushed is not None and patient:  # the events end the wait; the interval is only the fallback
             interval = max(interval, self.push_fallback / 4)
-        woke = False
+        woke = not probe_first
         while True:
             wake = self.wakeups.armed(patient) if patient and self.wakeups is not None else None
             from_events = pushed is not None and wake is not None

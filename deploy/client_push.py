@@ -52,6 +52,10 @@ class Wakeups:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         #: The latest pushed state of each task, by patient then task id (what the watcher was allowed to see).
         self._pushed: defaultdict[str, dict[str, dict]] = defaultdict(dict)
+        #: The latest pushed status of each patient's encounter (``in-progress`` once admitted, ``finished``).
+        self._encounters: dict[str, str] = {}
+        #: The latest pushed state of each stage row (``imaging-order``, ``claim``…), by patient then ref.
+        self._stages: defaultdict[str, dict[str, dict]] = defaultdict(dict)
         self.received = 0
 
     def watch(self, ward: str) -> None:
@@ -73,6 +77,11 @@ class Wakeups:
                     data = event.get("data")
                     if event.get("kind") == "task" and isinstance(data, dict) and data.get("id"):
                         self._pushed[patient][str(data["id"])] = data
+                    elif event.get("kind") == "stage" and isinstance(data, dict) and data.get("source"):
+                        self._stages[patient][str(event.get("ref"))] = data
+                    elif event.get("kind") == "stage" and isinstance(data, dict) and data.get("status") \
+                            and "stage_ref" not in data:
+                        self._encounters[patient] = str(data["status"])
                     self._events[patient].set()
         except Exception as exc:  # noqa: BLE001 - a refused or failing stream leaves the fallback polling
             log.warning("ward stream %s ended (%s); waits fall back to polling", ward, type(exc).__name__)
@@ -87,6 +96,17 @@ class Wakeups:
                     and all((task.get("details") or {}).get(k) == v for k, v in (match or {}).items())):
                 return task
         return None
+
+    def pushed_stage(self, patient: str, source: str, match: dict | None = None) -> dict | None:
+        """A stage row of ``source`` for ``patient`` (its data containing ``match``) as last pushed, if any."""
+        for data in self._stages.get(patient, {}).values():
+            if data.get("source") == source and all(data.get(k) == v for k, v in (match or {}).items()):
+                return data
+        return None
+
+    def encounter_status(self, patient: str) -> str | None:
+        """The status of the patient's encounter as last pushed (None before any encounter event)."""
+        return self._encounters.get(patient)
 
     def armed(self, patient: str) -> asyncio.Event:
         """The patient's wake-up, cleared: call before probing, then wait on it if the probe found nothing."""

@@ -27,6 +27,9 @@ from deploy.seed import DEMO_USERS
 
 BILLING = ("billing-1", "billing_clerk")
 NOTES_PATH = "/api/v1/patients/{patient_id}/notes"
+#: How long a journey typically takes to follow its encounter (the child's completion reaching the
+#: journey) on a busy two-core stack: the first read after the encounter's event waits this long.
+JOURNEY_FOLLOWS = 0.3
 FOLLOW_UP_CLINIC = {"medical": "MED-OPD", "surgical": "SURG-OPD", "psychiatry": "PSY-OPD"}
 
 
@@ -142,10 +145,28 @@ class JourneyDriver:
                 raise JourneyFailed(f"admission failed: {j.get('failure')}")
             return j if j is not None and j["stage"] not in ("admission",) else None
 
-        state = await api.poll(admitted, self.step_timeout, f"{jid} was not admitted")
+        state = await self._journey_when(admitted, "in-progress", f"{jid} was not admitted")
         self.visit = Visit(journey_id=jid, patient_id=out["patient_id"], encounter_id=out["encounter_id"],
                            ward=s.ward, attending=state.get("attending") or watcher, nurse=ward_nurse(s.ward),
                            outcome=self.outcome)
+
+    async def _journey_when(self, probe: Any, encounter_status: str, what: str) -> Any:
+        """``probe()`` (a journey read) once the stream pushed the encounter's ``encounter_status``.
+
+        The journey reaches the stage moments after its encounter does, so the reads start then
+        instead of from the request on; without pushed events (or when none comes) this is plain polling.
+        """
+        api, patient = self.api, current_patient.get()
+        wakeups = api.wakeups
+        if wakeups is not None and patient:
+            def reached() -> Any:
+                return probe if wakeups.encounter_status(patient) == encounter_status else None
+
+            found = await api.poll(probe, self.step_timeout, what, pushed=reached, probe_first=False)
+            if found is not probe:  # the fallback read answered already
+                return found
+            await asyncio.sleep(JOURNEY_FOLLOWS)
+        return await api.poll(probe, self.step_timeout, what)
 
     async def _maybe_forbidden(self, journey_id: str, attending: str) -> dict[str, Any] | None:
         """The journey as its attending sees it; None while the care team is not assigned yet."""
@@ -195,7 +216,8 @@ class JourneyDriver:
             return None if api.wakeups is None else api.wakeups.pushed_task(
                 v.patient_id, "medication-reconciliation", role="attending_physician")
 
-        task = await api.poll(med_rec, self.step_timeout, "no medication-reconciliation task", pushed=pushed)
+        task = await api.poll(med_rec, self.step_timeout, "no medication-reconciliation task", pushed=pushed,
+                          probe_first=False)
         orders = task["details"].get("orders", [])
         await api.complete(task, v.attending, "attending_physician",
                            {"decisions": {o: v.at_discharge.get(o, "stop") for o in orders}})
@@ -216,7 +238,7 @@ class JourneyDriver:
 
         ``discharge`` lasts until the journey completed; ``billing`` from the bed cleaned to the settled claim.
         """
-        v, api, durations = self._visit(), self.api, self.outcome.durations
+        v, durations = self._visit(), self.outcome.durations
         start = time.perf_counter()
 
         async def completed() -> dict[str, Any] | None:
@@ -226,7 +248,7 @@ class JourneyDriver:
             return j if j is not None and j["status"] == "completed" else None
 
         async def journey() -> None:
-            await api.poll(completed, self.step_timeout, f"{v.journey_id} did not complete")
+            await self._journey_when(completed, "finished", f"{v.journey_id} did not complete")
             durations["discharge"] = durations.get("discharge", 0.0) + time.perf_counter() - start
 
         async def billing() -> None:

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 PHARMACIST = ("pharmacist-1", "pharmacist")
 FINDINGS = {False: "17621005", True: "263654008"}  # SNOMED CT: normal / abnormal
+#: What a wait on the imaging order's pushed stage event returns once the order exists.
+ORDERED = object()
 
 
 @dataclass
@@ -86,7 +88,11 @@ async def run_imaging(api: ApiClient, v: Visit, plan: ImagingPlan, timeout: floa
                             json={"reference": f"urn:hms:demo-pacs:{order_id}"})
         return await or_none(call)
 
-    await api.poll(attach, timeout, f"imaging order {order_id} was not created")
+    what = f"imaging order {order_id} was not created"
+    wakeups = api.wakeups
+    if wakeups is None or await api.poll(attach, timeout, what, probe_first=False, pushed=lambda: ORDERED if (
+            wakeups.pushed_stage(v.patient_id, "imaging-order", {"order_id": order_id})) else None) is ORDERED:
+        await api.poll(attach, timeout, what)
     task = await api.wait_task(plan.radiologist, "radiologist", patient=v.patient_id, task_type="imaging-report",
                                match={"order_id": order_id}, timeout=timeout)
     reader = task["details"].get("assigned_to") or plan.radiologist
@@ -140,7 +146,8 @@ async def run_medication(api: ApiClient, v: Visit, plan: MedPlan, timeout: float
         return (api.wakeups.pushed_task(v.patient_id, "medication-administration", match, "nurse")
                 or api.wakeups.pushed_task(v.patient_id, "medication-stock", match, "pharmacist"))
 
-    task = await api.poll(first_dose, timeout, f"no first dose of order {order_id} was scheduled", pushed=pushed)
+    task = await api.poll(first_dose, timeout, f"no first dose of order {order_id} was scheduled", pushed=pushed,
+                          probe_first=False)
     if task["type"] == "medication-stock":  # not enough stock: the pharmacist cancels the order
         await api.complete(task, *PHARMACIST, {"action": "cancel", "reason": "out of stock"})
         v.tasks["pharmacist"] += 1
