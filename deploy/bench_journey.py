@@ -7,11 +7,15 @@ settlement): every call authenticated, decided by policy and recorded in the led
 found in the inbox. The baseline runs, on the same Temporal server in the same run, N bare
 workflows with as many no-op activities and updates as one journey actually ran, counted from
 the histories of a warm-up journey (its workflow and every child), the updates sent one after
-the other by a client as the journey's tasks are.
+the other by a client as the journey's tasks are. The goal is against that single workflow. A
+second reference runs the same work in the journey's shape (as many child workflows as the journey
+had stages), so the table also shows what the product adds over the workflow tree it is required to
+be, and what the tree alone costs on this Temporal server.
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import statistics
 import sys
 import time
@@ -26,7 +30,7 @@ from temporalio.worker import Worker
 from deploy import wiring
 from deploy.bench import _free_beds, _timed
 from deploy.bench_baseline import noop
-from deploy.bench_journey_baseline import BareJourneyWorkflow, BarePlan
+from deploy.bench_journey_baseline import BareJourneyWorkflow, BarePlan, BareStageWorkflow
 from deploy.client import ApiClient
 from deploy.demo import run_all
 from deploy.demo_journey import Outcome
@@ -93,10 +97,10 @@ def journey_roots(outcome: Outcome) -> list[str]:
 
 
 
-async def bare_journey(client: Client, queue: str, plan: BarePlan) -> int:
+async def bare_journey(client: Client, queue: str, plan: BarePlan, workflow_id: str | None = None) -> int:
     """One baseline run: start, then each update in turn (waiting for its result), then the result."""
-    handle = await client.start_workflow(BareJourneyWorkflow.run, plan, id=f"bench-bare-journey-{uuid.uuid4()}",
-                                         task_queue=queue)
+    handle = await client.start_workflow(BareJourneyWorkflow.run, plan,
+                                         id=workflow_id or f"bench-bare-journey-{uuid.uuid4()}", task_queue=queue)
     for i in range(plan.updates):
         await handle.execute_update(BareJourneyWorkflow.step, i)
     return await handle.result()
@@ -135,15 +139,19 @@ async def bench_journey(settings: Settings, n: int, rounds: int = ROUNDS) -> tup
 
     project: list[float] = []
     baseline: list[float] = []
+    tree: list[float] = []
     try:
         _, warm = await journeys(1)
         if not warm[0].ok:
             return "\n".join(["bench journey: the warm-up journey did not complete", *_failures(warm)]), 1
         work = await count_work(client, journey_roots(warm[0]))
         plan = BarePlan(activities=work.activities, updates=work.updates, local_activities=work.local_activities)
+        shaped = dataclasses.replace(plan, children=work.workflows - 1)
         queue = f"bench-bare-journey-{uuid.uuid4()}"
-        async with Worker(client, task_queue=queue, workflows=[BareJourneyWorkflow], activities=[noop]):
+        async with Worker(client, task_queue=queue, workflows=[BareJourneyWorkflow, BareStageWorkflow],
+                          activities=[noop]):
             await bare_journey(client, queue, plan)  # warm-up, as on the project side
+            await bare_journey(client, queue, shaped)
             for _ in range(rounds):
                 elapsed, outcomes = await journeys(n)
                 failures = _failures(outcomes)
@@ -152,11 +160,14 @@ async def bench_journey(settings: Settings, n: int, rounds: int = ROUNDS) -> tup
                                       *failures]), 1
                 project.append(elapsed)
                 baseline.append(await _timed(n, lambda i: bare_journey(client, queue, plan), concurrency))
+                tree.append(await _timed(n, lambda i: bare_journey(client, queue, shaped), concurrency))
     finally:
         pushed = api.wakeups.received if api.wakeups is not None else 0
         await api.aclose()
     ratios = sorted(p / b for p, b in zip(project, baseline, strict=True))
     ratio = statistics.median(ratios)
+    tree_ratio = statistics.median(p / t for p, t in zip(project, tree, strict=True))
+    shape_ratio = statistics.median(t / b for t, b in zip(tree, baseline, strict=True))
     verdict = "met" if ratio <= GOAL else "NOT met"
     return "\n".join([
         f"| measure (n={n} per round, {rounds} alternating rounds, concurrency {concurrency}) "
@@ -168,6 +179,11 @@ async def bench_journey(settings: Settings, n: int, rounds: int = ROUNDS) -> tup
         f"| {n / statistics.median(project):.2f} | {n / statistics.median(baseline):.2f} "
         f"| {ratio:.2f} (goal ≤ {GOAL}: {verdict}) |",
         f"| ratio per round, sorted | | | {', '.join(f'{r:.2f}' for r in ratios)} |",
+        f"| reference in the journey's shape: the same no-op work with {work.workflows - 1} of its chunks in child "
+        f"workflows (a journey's stages are child workflows) | {n / statistics.median(project):.2f} "
+        f"| {n / statistics.median(tree):.2f} | {tree_ratio:.2f} |",
+        f"| the shape alone: that reference vs the single bare workflow | {n / statistics.median(tree):.2f} "
+        f"| {n / statistics.median(baseline):.2f} | {shape_ratio:.2f} |",
         "",
         f"one journey ran {work.workflows} workflows, {work.activities} activities and {work.local_activities} "
         f"local activities, {work.updates} updates and {work.signals} signals (counted from the histories of the "

@@ -5,6 +5,8 @@ pulls in the HTTP client). The activities are split into one chunk before the fi
 and one chunk per update, and each update runs its chunk before it returns, the way a
 journey's task completions run their activities: the client drives it with sequential updates.
 Local activities (the journey runs its hot-path storage writes as such) come first, as in a journey.
+With ``children``, that many chunks run in child workflows instead: the same work in the journey's
+shape (a journey's stages are child workflows), a second reference beside the single workflow.
 """
 from __future__ import annotations
 
@@ -22,6 +24,17 @@ class BarePlan:
     activities: int
     updates: int
     local_activities: int = 0
+    #: How many of the chunks run in a child workflow of their own (0: the bare single workflow). The
+    #: reference with the journey's workflow tree: its stages are child workflows, which Temporal
+    #: charges for whoever runs them.
+    children: int = 0
+
+
+def child_chunks(plan: BarePlan) -> set[int]:
+    """The chunks (after the first) that run in child workflows, spread evenly over the updates."""
+    parts = plan.updates + 1
+    count = min(plan.children, parts - 1)
+    return {1 + k * (parts - 1) // count for k in range(count)} if count else set()
 
 
 def chunks(activities: int, updates: int) -> list[int]:
@@ -38,6 +51,24 @@ def steps(plan: BarePlan) -> list[list[bool]]:
         out.append(kinds[at:at + size])
         at += size
     return out
+
+
+async def _run_steps(kinds: list[bool]) -> None:
+    for step, local in enumerate(kinds):
+        if local:
+            await workflow.execute_local_activity(noop, step, start_to_close_timeout=timedelta(seconds=30))
+        else:
+            await workflow.execute_activity(noop, step, start_to_close_timeout=timedelta(seconds=30))
+
+
+@workflow.defn(name="BenchBareStageWorkflow")
+class BareStageWorkflow:
+    """One chunk of no-op activities as a child workflow (the reference with the journey's tree)."""
+
+    @workflow.run
+    async def run(self, kinds: list[bool]) -> int:
+        await _run_steps(kinds)
+        return len(kinds)
 
 
 @workflow.defn(name="BenchBareJourneyWorkflow")
@@ -64,9 +95,10 @@ class BareJourneyWorkflow:
     async def _chunk(self, i: int) -> None:
         plan = self._plan
         assert plan is not None
-        for step, local in enumerate(steps(plan)[i]):
-            if local:
-                await workflow.execute_local_activity(noop, step, start_to_close_timeout=timedelta(seconds=30))
-            else:
-                await workflow.execute_activity(noop, step, start_to_close_timeout=timedelta(seconds=30))
+        kinds = steps(plan)[i]
+        if i in child_chunks(plan):
+            await workflow.execute_child_workflow(BareStageWorkflow.run, kinds,
+                                                  id=f"{workflow.info().workflow_id}-stage-{i}")
+        else:
+            await _run_steps(kinds)
         self._done = i + 1

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from deploy import demo
-from deploy.bench_journey_baseline import BarePlan, chunks, steps
+from deploy.bench_journey_baseline import BarePlan, child_chunks, chunks, steps
 from deploy.demo_journey import Outcome
 from deploy.demo_report import (
     format_failures,
@@ -142,3 +142,9 @@ def test_baseline_plan_spreads_activities_over_the_updates() -> None:
     assert len(plan) == 11 and sum(map(len, plan)) == 41
     flat = [local for chunk in plan for local in chunk]
     assert flat == [True] * 6 + [False] * 35
+
+
+def test_the_shaped_reference_spreads_its_children_over_the_updates() -> None:
+    assert child_chunks(BarePlan(activities=37, updates=11)) == set()
+    assert child_chunks(BarePlan(activities=37, updates=11, children=5)) == {1, 3, 5, 7, 9}
+    assert child_chunks(BarePlan(activities=4, updates=2, children=5)) == {1, 2}  # at most one per update
