@@ -119,6 +119,20 @@ def get(name: str) -> ResourceType | None:
     return _REGISTRY.get(name)
 
 
+def read_stored(session: Session, cipher: FieldCipher, name: str, rid: str) -> Resource | None:
+    """Resource ``name``/``rid`` as its type's read serves it (None if there is none)."""
+    rt = get(name)
+    assert rt is not None and rt.read is not None
+    return rt.read(session, cipher, rid)
+
+
+def read_written(session: Session, cipher: FieldCipher, name: str, rid: str) -> Resource:
+    """A resource this transaction has just written, as its read serves it."""
+    found = read_stored(session, cipher, name, rid)
+    assert found is not None, f"{name}/{rid} was written but cannot be read back"
+    return found
+
+
 def all_types() -> list[ResourceType]:
     _load()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from activities.crypto.fields import FieldCipher
 from api.fhir.errors import FhirError
-from api.fhir.registry import Resource, get
+from api.fhir.registry import Resource, read_stored
 from api.fhir.versions import finish
 
 #: Elements no comparison looks at: the server sets them (meta) or does not keep them (text).
@@ -25,9 +25,7 @@ IGNORED = {"resourceType", "id", "meta", "text"}
 
 def served(session: Session, cipher: FieldCipher, rtype: str, rid: str) -> Resource | None:
     """The resource as a read serves it (``meta.versionId`` set, policy extras dropped); None if unknown."""
-    rt = get(rtype)
-    assert rt is not None and rt.read is not None
-    raw = rt.read(session, cipher, rid)
+    raw = read_stored(session, cipher, rtype, rid)
     return None if raw is None else finish(dict(raw))[0]
 
 

@@ -20,7 +20,7 @@ from activities.crypto.fields import FieldCipher
 from activities.storage import billing_repo, identifiers_repo
 from activities.storage.observations_repo import parse_instant
 from api.fhir.errors import FhirError
-from api.fhir.registry import Resource, WriteContext, get
+from api.fhir.registry import Resource, WriteContext, read_written
 from api.fhir.resources.common import known_patient, ref_of
 from api.fhir.resources.identifiers import elements, remember
 
@@ -107,8 +107,4 @@ def create(session: Session, cipher: FieldCipher, body: Resource, ctx: WriteCont
     except billing_repo.BillingConflict as exc:
         raise FhirError(409, str(exc)) from None
     remember(session, cipher, "ChargeItem", charge.id, patient_id, body)
-    rt = get("ChargeItem")
-    assert rt is not None and rt.read is not None
-    stored = rt.read(session, cipher, charge.id)
-    assert stored is not None
-    return stored, created
+    return read_written(session, cipher, "ChargeItem", charge.id), created

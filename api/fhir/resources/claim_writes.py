@@ -24,7 +24,7 @@ from activities.storage import billing_adjust, billing_repo
 from activities.storage.models_billing import Claim, Invoice
 from api.auth import Principal
 from api.fhir.errors import FhirError
-from api.fhir.registry import Resource, ResourceType, WriteContext, Written, get
+from api.fhir.registry import Resource, ResourceType, WriteContext, Written, read_written
 from api.fhir.resources.billing_updates import in_store, settlement_task, status_change, stored, through_task
 from api.fhir.resources.common import known_patient
 from api.services import ApiServices
@@ -103,11 +103,7 @@ def create(session: Session, cipher: FieldCipher, body: Resource, ctx: WriteCont
             build=lambda lines: build_claim(claim_id, patient_id, invoice_id, at, lines, invoice.currency, payer))
     except billing_repo.BillingConflict as exc:
         raise FhirError(409, str(exc)) from None
-    rt = get("Claim")
-    assert rt is not None and rt.read is not None
-    found = rt.read(session, cipher, claim.id)
-    assert found is not None
-    return found, True
+    return read_written(session, cipher, "Claim", claim.id), True
 
 
 def _plan(session: Session, claim_id: str) -> Any:

@@ -32,7 +32,7 @@ from activities.storage.identity import admission_encounter_id
 from activities.storage.models import Encounter
 from api.fhir.errors import FhirError, outcome
 from api.fhir.interactions import session_call
-from api.fhir.registry import Accepted, Resource, WriteContext, Written, get
+from api.fhir.registry import Accepted, Resource, WriteContext, Written, read_written
 from api.fhir.resources.common import USER_SYSTEM, known_patient, ref_of
 from workflows import search_attributes as sa
 from workflows.contracts import JourneyInput, PatientDemographics
@@ -130,11 +130,7 @@ def _checked(session: Session, body: Resource) -> tuple[str, str, str, str | Non
 
 def served(session: Session, cipher: FieldCipher, encounter_id: str) -> Resource:
     """The stay as a read serves it (``api.fhir.resources.encounter``)."""
-    rt = get("Encounter")
-    assert rt is not None and rt.read is not None
-    found = rt.read(session, cipher, encounter_id)
-    assert found is not None
-    return found
+    return read_written(session, cipher, "Encounter", encounter_id)
 
 
 def plan(session: Session, cipher: FieldCipher, body: Resource) -> Admission:

@@ -28,7 +28,7 @@ from activities.storage import billing_adjust, billing_repo
 from activities.storage.models_billing import ChargeItem, Invoice
 from api.auth import Principal
 from api.fhir.errors import FhirError
-from api.fhir.registry import Resource, ResourceType, WriteContext, Written, get
+from api.fhir.registry import Resource, ResourceType, WriteContext, Written, read_written
 from api.fhir.resources.billing_updates import in_store, settlement_task, status_change, stored, through_task
 from api.fhir.resources.common import known_patient
 from api.services import ApiServices
@@ -71,11 +71,7 @@ def new_id(body: Resource, ctx: WriteContext) -> str:
 
 
 def _read(session: Session, cipher: FieldCipher, invoice_id: str) -> Resource:
-    rt = get("Invoice")
-    assert rt is not None and rt.read is not None
-    found = rt.read(session, cipher, invoice_id)
-    assert found is not None
-    return found
+    return read_written(session, cipher, "Invoice", invoice_id)
 
 
 def _stay(session: Session, body: Resource, named: list[str], patient_id: str) -> str:

@@ -21,7 +21,7 @@ from activities.storage import repository as repo
 from activities.storage import security_repo
 from activities.storage.models import Encounter
 from api.fhir.errors import FhirError
-from api.fhir.registry import Resource, WriteContext, get, labels_of
+from api.fhir.registry import Resource, WriteContext, labels_of, read_written
 from api.fhir.resources.common import known_patient
 from api.fhir.resources.identifiers import elements, remember
 
@@ -84,11 +84,7 @@ def _encounter(session: Session, body: Resource, patient_id: str) -> str | None:
 
 
 def _read_back(session: Session, cipher: FieldCipher, note_id: str) -> Resource:
-    rt = get("DocumentReference")
-    assert rt is not None and rt.read is not None
-    stored = rt.read(session, cipher, note_id)
-    assert stored is not None
-    return stored
+    return read_written(session, cipher, "DocumentReference", note_id)
 
 
 def create(session: Session, cipher: FieldCipher, body: Resource, ctx: WriteContext) -> tuple[Resource, bool]:
