@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
 from typing import Any
 
@@ -186,6 +186,23 @@ class ApiClient:
                 except TimeoutError:
                     pass
             interval = min(interval * 1.5, ceiling)
+
+    async def poll_when(self, probe: Any, timeout: float, what: str, *, ready: Callable[[Wakeups], bool],
+                        settle: float = 0.0) -> Any:
+        """``poll(probe)``, started once the pushed events show ``ready`` (the awaited state can only follow it).
+
+        Until then the API is asked only on the fallback interval; ``settle`` seconds pass between the
+        event and the first ask. Without pushed events (or a current patient) this is plain polling.
+        """
+        wakeups = self.wakeups
+        if wakeups is not None and current_patient.get():
+            seen = object()
+            found = await self.poll(probe, timeout, what, pushed=lambda: seen if ready(wakeups) else None,
+                                    probe_first=False)
+            if found is not seen:  # a fallback ask answered already
+                return found
+            await asyncio.sleep(settle)
+        return await self.poll(probe, timeout, what)
 
     async def use_push(self, wards: Iterable[str]) -> None:
         """Follow these wards' event streams so waits wake on pushed events (see ``client_push``)."""

@@ -151,22 +151,11 @@ class JourneyDriver:
                            outcome=self.outcome)
 
     async def _journey_when(self, probe: Any, encounter_status: str, what: str) -> Any:
-        """``probe()`` (a journey read) once the stream pushed the encounter's ``encounter_status``.
-
-        The journey reaches the stage moments after its encounter does, so the reads start then
-        instead of from the request on; without pushed events (or when none comes) this is plain polling.
-        """
-        api, patient = self.api, current_patient.get()
-        wakeups = api.wakeups
-        if wakeups is not None and patient:
-            def reached() -> Any:
-                return probe if wakeups.encounter_status(patient) == encounter_status else None
-
-            found = await api.poll(probe, self.step_timeout, what, pushed=reached, probe_first=False)
-            if found is not probe:  # the fallback read answered already
-                return found
-            await asyncio.sleep(JOURNEY_FOLLOWS)
-        return await api.poll(probe, self.step_timeout, what)
+        """``probe()`` (a journey read) once the stream pushed the encounter's ``encounter_status``: the
+        journey reaches the stage moments after its encounter does."""
+        patient = current_patient.get() or ""
+        return await self.api.poll_when(probe, self.step_timeout, what, settle=JOURNEY_FOLLOWS,
+                                        ready=lambda w: w.encounter_status(patient) == encounter_status)
 
     async def _maybe_forbidden(self, journey_id: str, attending: str) -> dict[str, Any] | None:
         """The journey as its attending sees it; None while the care team is not assigned yet."""

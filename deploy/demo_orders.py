@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
 PHARMACIST = ("pharmacist-1", "pharmacist")
 FINDINGS = {False: "17621005", True: "263654008"}  # SNOMED CT: normal / abnormal
-#: What a wait on the imaging order's pushed stage event returns once the order exists.
-ORDERED = object()
 
 
 @dataclass
@@ -88,11 +86,8 @@ async def run_imaging(api: ApiClient, v: Visit, plan: ImagingPlan, timeout: floa
                             json={"reference": f"urn:hms:demo-pacs:{order_id}"})
         return await or_none(call)
 
-    what = f"imaging order {order_id} was not created"
-    wakeups = api.wakeups
-    if wakeups is None or await api.poll(attach, timeout, what, probe_first=False, pushed=lambda: ORDERED if (
-            wakeups.pushed_stage(v.patient_id, "imaging-order", {"order_id": order_id})) else None) is ORDERED:
-        await api.poll(attach, timeout, what)
+    await api.poll_when(attach, timeout, f"imaging order {order_id} was not created", ready=lambda w: (
+        w.pushed_stage(v.patient_id, "imaging-order", {"order_id": order_id}) is not None))
     task = await api.wait_task(plan.radiologist, "radiologist", patient=v.patient_id, task_type="imaging-report",
                                match={"order_id": order_id}, timeout=timeout)
     reader = task["details"].get("assigned_to") or plan.radiologist

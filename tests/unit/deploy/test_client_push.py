@@ -106,3 +106,24 @@ async def test_a_wait_times_out_with_what_it_waited_for() -> None:
 
     with pytest.raises(TimeoutError, match="the thing within"):
         await _client(None).poll(never, 0.05, "the thing")
+
+
+async def test_poll_when_asks_only_after_the_event_it_waits_for() -> None:
+    w = Wakeups(settings=None)  # type: ignore[arg-type]
+    api, asked, seen = _client(w), [], []
+
+    async def probe() -> str | None:
+        asked.append(bool(seen))
+        return "read"
+
+    async def push_later() -> None:
+        await asyncio.sleep(0.02)
+        w._encounters["p-1"] = "in-progress"
+        seen.append(1)
+        w._events["p-1"].set()
+
+    current_patient.set("p-1")
+    pusher = asyncio.create_task(push_later())
+    found = await api.poll_when(probe, 5, "x", ready=lambda wk: wk.encounter_status("p-1") == "in-progress")
+    await pusher
+    assert found == "read" and asked == [True]  # one ask, after the event
